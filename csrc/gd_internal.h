@@ -1,0 +1,46 @@
+/* Private helpers shared by the csrc/ files (not seen by Cython). */
+#ifndef GRADIENTE_GD_INTERNAL_H
+#define GRADIENTE_GD_INTERNAL_H
+
+#include <stdint.h>
+#include "gradiente/gd_kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#define GD_IN_PARALLEL() omp_in_parallel()
+#define GD_THREAD_ID() omp_get_thread_num()
+#define GD_TEAM_SIZE() omp_get_num_threads()
+#else
+#define GD_IN_PARALLEL() 0
+#define GD_THREAD_ID() 0
+#define GD_TEAM_SIZE() 1
+#endif
+
+/* A stringified pragma, so kernels can be written once for both dtypes in macros. */
+#define GD_PRAGMA(x) _Pragma(#x)
+
+/* gd_fork_threads: how many threads a kernel called with n_threads should open for
+ * `work` units (flops or elements) when the per-kernel threshold is `min_par_work`.
+ * Returns 0 when the caller is already inside a parallel region (the kernel then
+ * shares its loops with the enclosing team and must open no region of its own). */
+static inline int gd_fork_threads(int n_threads, double work, double min_par_work) {
+    if (GD_IN_PARALLEL()) return 0;
+    if (n_threads < 1) n_threads = 1;
+    if (work < min_par_work) return 1;
+    return n_threads;
+}
+
+/* gd_static_range: the contiguous chunk [*lo, *hi) of [0, n) that thread `tid` of
+ * `nt` owns, in units of `grain` (the chunk boundaries are multiples of grain, so an
+ * element's code path never depends on the thread count). */
+static inline void gd_static_range(int64_t n, int64_t grain, int tid, int nt,
+                                   int64_t *lo, int64_t *hi) {
+    int64_t blocks = (n + grain - 1) / grain;
+    int64_t per = blocks / nt, rem = blocks % nt;
+    int64_t b0 = tid * per + (tid < rem ? tid : rem);
+    int64_t b1 = b0 + per + (tid < rem ? 1 : 0);
+    *lo = b0 * grain < n ? b0 * grain : n;
+    *hi = b1 * grain < n ? b1 * grain : n;
+}
+
+#endif /* GRADIENTE_GD_INTERNAL_H */

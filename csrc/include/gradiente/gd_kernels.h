@@ -1,0 +1,254 @@
+/* gradiente kernels: every prototype and its contract.
+ *
+ * Conventions for every kernel below (a contract field may refine them):
+ *   - dimensions are int64_t; matrices are row-major with an explicit or implied
+ *     leading dimension (the column count, unless an ld* argument is given);
+ *   - inputs are `const T *restrict`, outputs `T *restrict`: no output overlaps an
+ *     input or another output unless the contract says so;
+ *   - outputs are overwritten and never read unless the contract says so, so a
+ *     buffer pre-filled with NaN comes back right;
+ *   - n_threads >= 1. A kernel called outside an OpenMP parallel region opens its own
+ *     (if its work is above its threshold); called inside one (the engine), it shares
+ *     the work with the enclosing team through orphaned `omp for` loops and opens none.
+ *     Threads split outputs, never a sum: the result is bitwise identical for any
+ *     n_threads on one ISA;
+ *   - kernels never allocate on the hot path, print, exit, abort or assert. A kernel
+ *     that may need scratch returns int (GD_OK or GD_ENOMEM); the others return void.
+ *   - callers (the Python layer) have validated shapes, dtypes and contiguity.
+ */
+#ifndef GRADIENTE_GD_KERNELS_H
+#define GRADIENTE_GD_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GD_OK 0
+#define GD_ENOMEM 1
+#define GD_EINVAL 2
+
+/* ------------------------------------------------------------------------ */
+/* Instruction sets and dispatch (gd_dispatch.c)                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { GD_ISA_GENERIC = 0, GD_ISA_AVX2 = 1, GD_ISA_AVX512 = 2 } gd_isa_t;
+
+/* gd_dispatch_init: fill the function table with the best variant the CPU
+ * supports, capped by `cap` (a gd_isa_t; pass GD_ISA_AVX512 for no cap).
+ * Called once at module import (under the GIL), and again by tests that force an
+ * ISA. Returns the ISA actually selected for GEMM. Never fails: an unsupported cap
+ * is lowered to what the CPU has. */
+int gd_dispatch_init(int cap);
+
+/* gd_cpu_isa: the best ISA this CPU supports (ignores the cap). */
+int gd_cpu_isa(void);
+
+/* gd_dispatch_isa: the ISA currently selected for a slot, by name
+ * ("gemm_f32", "gemm_f64", ...); -1 for an unknown name. */
+int gd_dispatch_isa(const char *slot);
+
+/* gd_dispatch_slot_name: the name of slot i (0-based), NULL past the last one. */
+const char *gd_dispatch_slot_name(int i);
+
+/* gd_openmp_enabled: 1 when compiled with OpenMP, else 0.
+ * gd_max_threads: omp_get_max_threads() (1 without OpenMP). */
+int gd_openmp_enabled(void);
+int gd_max_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* GEMM (gd_gemm.c generic, gd_gemm_avx2.c, gd_gemm_avx512.c)                */
+/* ------------------------------------------------------------------------ */
+
+/* gd_gemm_<layout>_<dtype>: general matrix multiply, blocked and packed.
+ *   math     : C = alpha · op(A) · op(B) + beta · C
+ *              nn: op(A) = A[m,k],  op(B) = B[k,n]
+ *              nt: op(A) = A[m,k],  op(B) = Bᵀ with B stored [n,k]
+ *              tn: op(A) = Aᵀ with A stored [k,m],  op(B) = B[k,n]
+ *   shapes   : C[m,n]; any of m, n, k may be 0 (k == 0 gives C = beta·C)
+ *   layout   : row-major, leading dimensions lda, ldb, ldc (>= the stored column count)
+ *   aliasing : C overlaps neither A nor B
+ *   outputs  : beta == 0 ⇒ C is never read (NaN in C does not propagate)
+ *   threads  : outputs split by row blocks (or column blocks when m is small) at
+ *              multiples of the register tile; each element of C is summed over k
+ *              in one fixed order by one thread
+ *   numerics : accumulates in T; bitwise identical for any n_threads on one ISA
+ *   returns  : GD_OK, or GD_ENOMEM when the packing workspace cannot be allocated
+ */
+int gd_gemm_nn_f32(int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc, int n_threads);
+int gd_gemm_nt_f32(int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc, int n_threads);
+int gd_gemm_tn_f32(int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc, int n_threads);
+int gd_gemm_nn_f64(int64_t m, int64_t n, int64_t k, double alpha,
+                   const double *a, int64_t lda, const double *b, int64_t ldb,
+                   double beta, double *c, int64_t ldc, int n_threads);
+int gd_gemm_nt_f64(int64_t m, int64_t n, int64_t k, double alpha,
+                   const double *a, int64_t lda, const double *b, int64_t ldb,
+                   double beta, double *c, int64_t ldc, int n_threads);
+int gd_gemm_tn_f64(int64_t m, int64_t n, int64_t k, double alpha,
+                   const double *a, int64_t lda, const double *b, int64_t ldb,
+                   double beta, double *c, int64_t ldc, int n_threads);
+
+/* ------------------------------------------------------------------------ */
+/* Activations, dense layers, softmax, losses (gd_dense.c, gd_softmax_xent.c, */
+/* gd_loss.c)                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Activation ids. Each derivative is computed from the activation's OUTPUT y
+ * (relu: y > 0; sigmoid: y(1-y); tanh: 1-y²; softmax, row-wise: y ⊙ (g - Σ g·y)). */
+typedef enum {
+    GD_ACT_LINEAR = 0,
+    GD_ACT_RELU = 1,
+    GD_ACT_SIGMOID = 2,
+    GD_ACT_TANH = 3,
+    GD_ACT_SOFTMAX = 4
+} gd_act_t;
+
+/* gd_act_fwd_<dtype>: apply an activation.
+ *   math     : y = act(x) (softmax: over each row of n)
+ *   shapes   : x[m,n] -> y[m,n]
+ *   aliasing : y may equal x (in place), no other overlap
+ *   threads  : rows split statically
+ */
+void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads);
+void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads);
+
+/* gd_act_bwd_<dtype>: gradient through an activation, from its output.
+ *   math     : dx = dy ⊙ act'(y)   (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
+ *   shapes   : y[m,n] dy[m,n] -> dx[m,n]
+ *   aliasing : dx may equal dy (in place), no other overlap
+ *   threads  : rows split statically
+ */
+void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
+                    float *dx, int n_threads);
+void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double *dy,
+                    double *dx, int n_threads);
+
+/* gd_dense_fwd_<dtype>: dense layer forward, bias and activation fused.
+ *   math     : Y = act(X · W + b)
+ *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n]
+ *   layout   : row-major, contiguous
+ *   aliasing : Y overlaps no input
+ *   threads  : rows of Y split statically
+ *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
+ */
+int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
+                     const float *b, int act, float *y, int n_threads);
+int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
+                     const double *b, int act, double *y, int n_threads);
+
+/* gd_dense_bwd_<dtype>: dense layer backward, one batch.
+ *   math     : dZ = dY ⊙ act'(Y) (written over dY) ; dX = dZ · Wᵀ ; dW = Xᵀ · dZ ;
+ *              db = column sums of dZ
+ *   shapes   : X[m,k] W[k,n] Y[m,n] dY[m,n] -> dX[m,k] dW[k,n] db[n]
+ *              (dX may be NULL: first layer; db may be NULL: no bias)
+ *   aliasing : dY is read then overwritten with dZ (for GD_ACT_LINEAR it is left
+ *              as it is); no output overlaps an input or another output
+ *   threads  : rows of dX, rows of dW and blocks of db split statically; the sum over
+ *              m for dW and db stays serial inside each element, in index order
+ *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
+ */
+int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
+                     const float *y, float *dy, int act, float *dx, float *dw, float *db,
+                     int n_threads);
+int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
+                     const double *y, double *dy, int act, double *dx, double *dw,
+                     double *db, int n_threads);
+
+/* gd_softmax_xent_<dtype>: fused row softmax + cross-entropy, loss and gradient.
+ *   math     : p = softmax(z) per row (max-subtracted, log-sum-exp);
+ *              target t = onehot(labels[i]) when labels != NULL, else targets[i,:];
+ *              from_logits != 0: lᵢ = -Σⱼ tᵢⱼ · log pᵢⱼ   (log p = z - max - log Σ exp)
+ *                               dzᵢ = sᵢ · (pᵢ · Σⱼ tᵢⱼ - tᵢ)
+ *              from_logits == 0 (Keras's cross-entropy on probabilities, which clips
+ *                              p to [1e-7, 1 - 1e-7] before the log):
+ *                               lᵢ = -Σⱼ tᵢⱼ · log clip(pᵢⱼ)
+ *                               uᵢⱼ = tᵢⱼ · [1e-7 <= pᵢⱼ <= 1 - 1e-7]
+ *                               dzᵢ = sᵢ · (pᵢ · Σⱼ uᵢⱼ - uᵢ)
+ *              with sᵢ = wᵢ · grad_scale (wᵢ = sample_weight[i], or 1 when NULL);
+ *              row_loss[i] = wᵢ · lᵢ; row_hit[i] = (argmax_j pᵢⱼ == argmax_j tᵢⱼ),
+ *              first maximum on ties
+ *   shapes   : z[m,n]; labels[m] (int32, 0 <= label < n) or targets[m,n];
+ *              sample_weight[m] or NULL -> dz[m,n] (or NULL: loss only),
+ *              row_loss[m], row_hit[m] (or NULL)
+ *   aliasing : dz may equal z (in place); nothing else overlaps
+ *   threads  : rows split statically; the caller sums row_loss serially
+ *   numerics : stable for |z| up to the dtype's range (no exp of a positive number)
+ */
+void gd_softmax_xent_f32(int64_t m, int64_t n, const float *z, const int32_t *labels,
+                         const float *targets, const float *sample_weight, int from_logits,
+                         float grad_scale, float *dz, float *row_loss, int32_t *row_hit,
+                         int n_threads);
+void gd_softmax_xent_f64(int64_t m, int64_t n, const double *z, const int32_t *labels,
+                         const double *targets, const double *sample_weight, int from_logits,
+                         double grad_scale, double *dz, double *row_loss, int32_t *row_hit,
+                         int n_threads);
+
+/* Loss ids for gd_loss_<dtype> (losses on the model's output p, not fused). */
+typedef enum {
+    GD_LOSS_MSE = 0,          /* lᵢ = mean_j (pᵢⱼ - tᵢⱼ)²                               */
+    GD_LOSS_MAE = 1,          /* lᵢ = mean_j |pᵢⱼ - tᵢⱼ|  (d/dp of |0| taken as 0)      */
+    GD_LOSS_BCE = 2,          /* lᵢ = -mean_j [t log c(p) + (1-t) log(1-c(p))], c = clip
+                                 to [1e-7, 1-1e-7]; gradient 0 where the clip is active */
+    GD_LOSS_BCE_LOGITS = 3,   /* lᵢ = mean_j [max(z,0) - z t + log(1 + exp(-|z|))]      */
+    GD_LOSS_CCE = 4           /* lᵢ = -Σⱼ tᵢⱼ log c(pᵢⱼ), Keras's: p first divided by its
+                                 row sum, then clipped; gradient 0 where clipped         */
+} gd_loss_t;
+
+/* gd_loss_<dtype>: a loss on the model's output and its gradient.
+ *   math     : row_loss[i] = wᵢ · lᵢ (lᵢ as the loss id says);
+ *              dp[i,j] = wᵢ · grad_scale · ∂lᵢ/∂pᵢⱼ
+ *   shapes   : p[m,n] t[m,n] sample_weight[m] (or NULL) -> dp[m,n] (or NULL),
+ *              row_loss[m]
+ *   aliasing : none
+ *   threads  : rows split statically; the caller sums row_loss serially
+ */
+void gd_loss_f32(int64_t m, int64_t n, int loss, const float *p, const float *t,
+                 const float *sample_weight, float grad_scale, float *dp, float *row_loss,
+                 int n_threads);
+void gd_loss_f64(int64_t m, int64_t n, int loss, const double *p, const double *t,
+                 const double *sample_weight, double grad_scale, double *dp,
+                 double *row_loss, int n_threads);
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers over one flat buffer (gd_optim.c)                               */
+/* ------------------------------------------------------------------------ */
+
+/* gd_sgd_step_<dtype>: Keras 3 SGD, in place.
+ *   math     : momentum == 0: w ← w - lr·g
+ *              else          : v ← momentum·v - lr·g ;  w ← w + v
+ *                              nesterov: w ← w + momentum·v - lr·g (with the new v)
+ *   shapes   : w[n] g[n] v[n] (v unused and may be NULL when momentum == 0)
+ *   aliasing : w, g, v distinct
+ *   threads  : elements split statically (element-wise: any split is bitwise equal)
+ */
+void gd_sgd_step_f32(int64_t n, float *w, const float *g, float *v, float lr,
+                     float momentum, int nesterov, int n_threads);
+void gd_sgd_step_f64(int64_t n, double *w, const double *g, double *v, double lr,
+                     double momentum, int nesterov, int n_threads);
+
+/* gd_adam_step_<dtype>: Keras 3 Adam, in place.
+ *   math     : m ← m + (g - m)(1 - beta_1) ;  v ← v + (g² - v)(1 - beta_2) ;
+ *              amsgrad: vhat ← max(vhat, v), and vhat replaces v below ;
+ *              w ← w - alpha · m / (√v + epsilon)
+ *              alpha = lr·√(1 - beta_2ᵗ)/(1 - beta_1ᵗ) is computed by the caller
+ *   shapes   : w[n] g[n] m[n] v[n] vhat[n] (vhat NULL unless amsgrad)
+ *   aliasing : all distinct
+ *   threads  : elements split statically
+ */
+void gd_adam_step_f32(int64_t n, float *w, const float *g, float *m, float *v, float *vhat,
+                      float alpha, float beta_1, float beta_2, float epsilon, int n_threads);
+void gd_adam_step_f64(int64_t n, double *w, const double *g, double *m, double *v,
+                      double *vhat, double alpha, double beta_1, double beta_2,
+                      double epsilon, int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRADIENTE_GD_KERNELS_H */

@@ -1,0 +1,2 @@
+# Wrappers of the dense, activation, softmax/cross-entropy, loss and optimizer
+# kernels (included by _ckernels.pyx).
