@@ -38,6 +38,8 @@ def plot_history(history, metrics=("loss",), path=None):
                 f"{available or 'no metrics'}. Pass metrics=(...) with those names."
             )
     figure = _new_figure(width=6.0 * len(metrics), height=4.5)
+    from matplotlib.ticker import MaxNLocator
+
     for i, name in enumerate(metrics):
         axes = figure.add_subplot(1, len(metrics), i + 1)
         train = list(logs[name])
@@ -53,6 +55,7 @@ def plot_history(history, metrics=("loss",), path=None):
         else:
             axes.set_title(f"Training {label}")
         axes.set_xlabel("Epochs")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(label[:1].upper() + label[1:])
         axes.legend()
     figure.tight_layout()
