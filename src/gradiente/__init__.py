@@ -11,6 +11,19 @@ from ._config import (  # noqa: F401
     threads,
 )
 
-from . import datasets, gradcheck  # noqa: E402,F401
+from . import (  # noqa: F401,E402
+    activations,
+    callbacks,
+    datasets,
+    gradcheck,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
+)
+from .models import Sequential  # noqa: F401,E402
 
 __version__ = "0.1.0"

@@ -1,0 +1,374 @@
+"""The training engine: a compiled model's plan, and the NumPy engine that runs it.
+
+``Sequential.compile()`` turns the layer list into a :class:`Plan`: every trainable
+parameter in one flat buffer (each layer's kernel and bias are views into it, in
+``get_weights`` order), a gradient buffer with the same layout, the optimizer's slots
+as flat buffers of the same length, and one :class:`LayerRecord` per layer.
+
+An engine runs a plan. Its whole interface is three methods, which the native engine
+implements too:
+
+- ``train_steps(x, y, sample_weight, index, start, n_steps, batch_size) -> sums``
+- ``evaluate(x, y, sample_weight, batch_size) -> sums``
+- ``predict(x, batch_size) -> outputs``
+
+``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, n_samples]``
+(metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
+``_ops`` kernels, so it runs on either backend.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _ops
+
+#: layer kinds a plan knows
+KINDS = ("dense", "act")
+#: loss kinds: targets are int labels for 'sparse_cce', 2-D arrays otherwise
+LOSS_KINDS = ("sparse_cce", "cce", "bce", "mse", "mae")
+#: metric kinds
+METRIC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
+                "mse", "mae")
+
+
+@dataclass
+class LayerRecord:
+    """One layer of the plan.
+
+    kind: 'dense' (y = act(x·W + b)) or 'act' (y = act(x));
+    n_in, n_out: feature sizes; activation: a key of ``_reference.ACTIVATIONS``;
+    w_offset: start of W (row-major [n_in, n_out]) in params/grads, -1 for 'act';
+    b_offset: start of b ([n_out]), -1 when there is none;
+    trainable: False freezes W and b (the optimizer leaves them unchanged).
+    """
+
+    kind: str
+    n_in: int
+    n_out: int
+    activation: str = "linear"
+    w_offset: int = -1
+    b_offset: int = -1
+    trainable: bool = True
+
+
+@dataclass
+class LossSpec:
+    """kind: one of LOSS_KINDS; from_logits: CE/BCE on logits;
+    fused: softmax + cross-entropy run as one ``softmax_xent`` (the plan's last
+    softmax is then skipped in the forward pass: dense runs 'linear', an 'act'
+    record is skipped, and ``softmax_xent`` sees its input)."""
+
+    kind: str
+    from_logits: bool = False
+    fused: bool = False
+
+
+@dataclass
+class MetricSpec:
+    """name: the logs key ('accuracy', 'mse', ...); kind: one of METRIC_KINDS."""
+
+    name: str
+    kind: str
+
+
+@dataclass
+class OptimizerSpec:
+    """kind 'sgd' (learning_rate, momentum, nesterov) or 'adam' (learning_rate, beta_1,
+    beta_2, epsilon, amsgrad). Adam's bias correction uses ``plan.iterations``."""
+
+    kind: str
+    learning_rate: float
+    momentum: float = 0.0
+    nesterov: bool = False
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    amsgrad: bool = False
+
+
+@dataclass
+class Plan:
+    """Everything an engine needs to run a compiled Sequential model.
+
+    dtype: float32 or float64, of params, grads, slots, x and the outputs;
+    n_in / n_out: features of the (flattened) input and of the output;
+    layers: LayerRecords in order; params / grads: flat 1-D contiguous [n_params];
+    slots: optimizer state, name -> flat [n_params] (SGD 'velocity'; Adam 'm', 'v',
+    'vhat'); iterations: int64 [1], optimizer steps taken (incremented before Adam's
+    step, so step t uses t = iterations after the increment);
+    y_sparse: targets are int32 labels [N] (else dtype [N, n_out]).
+    """
+
+    dtype: np.dtype
+    n_in: int
+    n_out: int
+    layers: list
+    params: np.ndarray
+    grads: np.ndarray
+    loss: LossSpec
+    optimizer: OptimizerSpec
+    metrics: list = field(default_factory=list)
+    slots: dict = field(default_factory=dict)
+    iterations: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+    @property
+    def n_params(self):
+        return int(self.params.size)
+
+    @property
+    def y_sparse(self):
+        return self.loss.kind == "sparse_cce"
+
+    def n_sums(self):
+        """Length of the sums an engine returns."""
+        return len(self.metrics) + 2
+
+
+def fusable(layers, loss):
+    """Whether softmax + CE can run fused: CE from logits, or CE on a final softmax."""
+    if loss.kind not in ("sparse_cce", "cce"):
+        return False
+    return loss.from_logits or (bool(layers) and layers[-1].activation == "softmax")
+
+
+# ---------------------------------------------------------------- the numpy engine
+
+
+class _Workspace:
+    """Buffers for one batch size, allocated once."""
+
+    def __init__(self, plan, batch_size):
+        dt = plan.dtype
+        self.batch_size = batch_size
+        self.x = np.empty((batch_size, plan.n_in), dtype=dt)
+        if plan.y_sparse:
+            self.y = np.empty(batch_size, dtype=np.int32)
+            self.onehot = np.zeros((batch_size, plan.n_out), dtype=dt)
+        else:
+            self.y = np.empty((batch_size, plan.n_out), dtype=dt)
+            self.onehot = None
+        self.w = np.empty(batch_size, dtype=dt)
+        self.sums = np.zeros(plan.n_sums(), dtype=np.float64)
+
+
+class NumpyEngine:
+    """Runs a Plan in Python with the ``_ops`` kernels (either backend)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self._ws = {}
+        self._frozen = [r for r in plan.layers if r.kind == "dense" and not r.trainable]
+
+    # ---- views
+    def _w(self, buf, r):
+        return buf[r.w_offset:r.w_offset + r.n_in * r.n_out].reshape(r.n_in, r.n_out)
+
+    def _b(self, buf, r):
+        return None if r.b_offset < 0 else buf[r.b_offset:r.b_offset + r.n_out]
+
+    def _workspace(self, batch_size):
+        ws = self._ws.get(batch_size)
+        if ws is None:
+            ws = self._ws[batch_size] = _Workspace(self.plan, batch_size)
+        return ws
+
+    # ---- one batch
+    def _forward(self, xb, for_loss):
+        """Outputs of every record (acts[0] = input); with a fused loss the last
+        softmax is skipped when for_loss."""
+        plan = self.plan
+        skip_last_softmax = for_loss and plan.loss.fused and not plan.loss.from_logits
+        acts = [xb]
+        last = len(plan.layers) - 1
+        for i, r in enumerate(plan.layers):
+            act = r.activation
+            if i == last and skip_last_softmax:
+                if r.kind == "act":
+                    acts.append(acts[-1])
+                    continue
+                act = "linear"
+            a = acts[-1]
+            if r.kind == "dense":
+                y = _ops.dense_fwd(a, self._w(plan.params, r), self._b(plan.params, r), act)
+            else:
+                y = _ops.act_fwd(a, act)
+            acts.append(y)
+        return acts
+
+    def _loss(self, out, ws, m, weighted):
+        """(row losses, d loss / d out, row hits or None) for a batch of m rows."""
+        plan = self.plan
+        spec = plan.loss
+        w = ws.w[:m] if weighted else None
+        labels = ws.y[:m] if plan.y_sparse else None
+        targets = None if plan.y_sparse else ws.y[:m]
+        if spec.fused:
+            return _ops.softmax_xent(out, labels=labels, targets=targets, sample_weight=w,
+                                     from_logits=spec.from_logits)
+        if plan.y_sparse:
+            t = ws.onehot[:m]
+            t.fill(0)
+            t[np.arange(m), labels] = 1
+            targets = t
+        kind = spec.kind
+        if kind == "sparse_cce":
+            kind = "cce"
+        elif kind == "bce" and spec.from_logits:
+            kind = "bce_logits"
+        rows, dout = _ops.loss(out, targets, kind, sample_weight=w)
+        return rows, dout, None
+
+    def _metrics(self, acts, ws, m, hits, sums):
+        plan = self.plan
+        if not plan.metrics:
+            return
+        out = acts[-1]
+        if plan.loss.fused and not plan.loss.from_logits:
+            needs_p = any(s.kind not in ("sparse_categorical_accuracy", "categorical_accuracy")
+                          for s in plan.metrics)
+            if needs_p:
+                out = _ops.act_fwd(out, "softmax")
+        y = ws.y[:m]
+        for j, spec in enumerate(plan.metrics):
+            kind = spec.kind
+            if kind in ("sparse_categorical_accuracy", "categorical_accuracy"):
+                if hits is not None:
+                    value = hits.sum()
+                elif plan.y_sparse:
+                    value = np.count_nonzero(out.argmax(axis=1) == y)
+                else:
+                    value = np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
+            elif kind == "binary_accuracy":
+                t = self._dense_targets(ws, m)
+                value = ((out > 0.5) == (t > 0.5)).mean(axis=1).sum()
+            else:
+                value = _ops.loss(out, self._dense_targets(ws, m), kind)[0].sum()
+            sums[1 + j] += float(value)
+
+    def _dense_targets(self, ws, m):
+        if not self.plan.y_sparse:
+            return ws.y[:m]
+        t = ws.onehot[:m]
+        t.fill(0)
+        t[np.arange(m), ws.y[:m]] = 1
+        return t
+
+    def _backward(self, acts, dout):
+        plan = self.plan
+        skip_last_softmax = plan.loss.fused and not plan.loss.from_logits
+        last = len(plan.layers) - 1
+        dy = dout
+        for i in range(last, -1, -1):
+            r = plan.layers[i]
+            act = r.activation
+            if i == last and skip_last_softmax:
+                if r.kind == "act":
+                    continue
+                act = "linear"
+            if r.kind == "dense":
+                need_dx = i > 0
+                dx, dw, db = _ops.dense_bwd(acts[i], self._w(plan.params, r), acts[i + 1], dy,
+                                            act, need_dx=need_dx, need_db=r.b_offset >= 0)
+                self._w(plan.grads, r)[...] = dw
+                if r.b_offset >= 0:
+                    self._b(plan.grads, r)[...] = db
+                dy = dx
+            elif i > 0:
+                dy = _ops.act_bwd(acts[i + 1], dy, act)
+            if dy is None:
+                break
+
+    def _step(self):
+        plan = self.plan
+        spec = plan.optimizer
+        params, grads, slots = plan.params, plan.grads, plan.slots
+        saved = [(r, self._w(params, r).copy(), None if r.b_offset < 0
+                  else self._b(params, r).copy()) for r in self._frozen]
+        if spec.kind == "sgd":
+            w, v = _ops.sgd_step(params, grads, slots["velocity"], spec.learning_rate,
+                                 spec.momentum, spec.nesterov)
+            params[...] = w
+            slots["velocity"][...] = v
+            plan.iterations[0] += 1
+        elif spec.kind == "adam":
+            plan.iterations[0] += 1
+            alpha = _ops.adam_alpha(spec.learning_rate, spec.beta_1, spec.beta_2,
+                                    int(plan.iterations[0]))
+            w, m, v, vhat = _ops.adam_step(params, grads, slots["m"], slots["v"], slots["vhat"],
+                                           alpha, spec.beta_1, spec.beta_2, spec.epsilon,
+                                           spec.amsgrad)
+            params[...] = w
+            slots["m"][...] = m
+            slots["v"][...] = v
+            slots["vhat"][...] = vhat
+        else:  # pragma: no cover - rejected at compile
+            raise ValueError(f"unknown optimizer kind {spec.kind!r}")
+        for r, w_old, b_old in saved:
+            self._w(params, r)[...] = w_old
+            if b_old is not None:
+                self._b(params, r)[...] = b_old
+
+    def _gather(self, ws, x, y, sample_weight, idx):
+        m = idx.shape[0]
+        np.take(x, idx, axis=0, out=ws.x[:m])
+        np.take(y, idx, axis=0, out=ws.y[:m])
+        if sample_weight is not None:
+            np.take(sample_weight, idx, axis=0, out=ws.w[:m])
+        return m
+
+    # ---- the interface
+    def train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
+        """Run n_steps optimizer steps on the batches index[start + s·batch_size ...]
+        (the last may be short); returns [Σ loss, Σ metrics..., n_samples]."""
+        ws = self._workspace(batch_size)
+        sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
+        n = index.shape[0]
+        weighted = sample_weight is not None
+        for s in range(n_steps):
+            lo = start + s * batch_size
+            hi = min(lo + batch_size, n)
+            if lo >= hi:
+                break
+            m = self._gather(ws, x, y, sample_weight, index[lo:hi])
+            acts = self._forward(ws.x[:m], for_loss=True)
+            rows, dout, hits = self._loss(acts[-1], ws, m, weighted)
+            self._backward(acts, dout)
+            self._step()
+            sums[0] += float(rows.sum(dtype=np.float64))
+            self._metrics(acts, ws, m, hits, sums)
+            sums[-1] += m
+        return sums
+
+    def evaluate(self, x, y, sample_weight, batch_size):
+        """Loss and metric sums over all of x, in batches; no update."""
+        ws = self._workspace(batch_size)
+        sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
+        n = x.shape[0]
+        weighted = sample_weight is not None
+        for lo in range(0, n, batch_size):
+            hi = min(lo + batch_size, n)
+            m = hi - lo
+            ws.x[:m] = x[lo:hi]
+            ws.y[:m] = y[lo:hi]
+            if weighted:
+                ws.w[:m] = sample_weight[lo:hi]
+            acts = self._forward(ws.x[:m], for_loss=True)
+            rows, _, hits = self._loss(acts[-1], ws, m, weighted)
+            sums[0] += float(rows.sum(dtype=np.float64))
+            self._metrics(acts, ws, m, hits, sums)
+            sums[-1] += m
+        return sums
+
+    def predict(self, x, batch_size):
+        """The model's outputs [N, n_out] for x [N, n_in]."""
+        n = x.shape[0]
+        out = np.empty((n, self.plan.n_out), dtype=self.plan.dtype)
+        for lo in range(0, n, batch_size):
+            hi = min(lo + batch_size, n)
+            out[lo:hi] = self._forward(x[lo:hi], for_loss=False)[-1]
+        return out
+
+
+def make_engine(plan):
+    """The engine for a plan on the current backend."""
+    return NumpyEngine(plan)

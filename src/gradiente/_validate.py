@@ -1,0 +1,111 @@
+"""Checks at the public boundary: clear errors, then arrays the engine can use as they
+are (contiguous, the model's dtype, 2-D x, int32 labels)."""
+import numbers
+
+import numpy as np
+
+
+def _array(value, name):
+    if value is None:
+        raise ValueError(f"{name} is required; received None.")
+    if isinstance(value, (list, tuple)) and value and not np.isscalar(value[0]) \
+            and not isinstance(value[0], (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} expects a NumPy array; received a {type(value).__name__} of "
+                        f"{type(value[0]).__name__}.")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} expects a NumPy array (or array-like); received "
+                        f"{type(value).__name__}: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise TypeError(f"{name} expects numbers; received an array of dtype {arr.dtype}.")
+    return arr
+
+
+def positive_int(value, fn, arg):
+    """``fn(arg=...)`` must be a positive int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{fn}({arg}=...) expects a positive int; received {arg}={value!r}.")
+    return int(value)
+
+
+def features(x, name, dtype, input_shape=None):
+    """x as a C-contiguous [N, features] array of dtype; input_shape (without the batch
+    axis) is checked when given."""
+    arr = _array(x, name)
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{name} expects an array of shape (samples, features...); received shape "
+            f"{arr.shape}. Reshape a single sample with x[None] or a 1-D feature vector "
+            "with x.reshape(-1, 1)."
+        )
+    if input_shape is not None:
+        want = tuple(input_shape)
+        got = arr.shape[1:]
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            raise ValueError(
+                f"{name} expects samples of shape {want} (the model's input shape); received "
+                f"an array of shape {arr.shape}."
+            )
+    if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity; clean the data before training.")
+    return np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype)
+
+
+def targets(y, name, n, sparse, n_out, dtype):
+    """y as int32 labels [N] in [0, n_out) (sparse) or a [N, n_out] array of dtype."""
+    arr = _array(y, name)
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} expects one target per sample ({n}); received an array of shape "
+            f"{arr.shape}."
+        )
+    if sparse:
+        if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != 1):
+            raise ValueError(
+                f"{name} expects integer class labels of shape ({n},) for "
+                f"sparse_categorical_crossentropy; received shape {arr.shape}. For one-hot "
+                "targets use categorical_crossentropy."
+            )
+        arr = arr.reshape(n)
+        if arr.dtype.kind == "f":
+            if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
+                raise ValueError(f"{name} expects integer class labels; received non-integer "
+                                 "values.")
+        if n and (arr.min() < 0 or arr.max() >= n_out):
+            raise ValueError(
+                f"{name} expects class labels in [0, {n_out}) for a model with {n_out} "
+                f"outputs; received labels from {arr.min()} to {arr.max()}."
+            )
+        return np.ascontiguousarray(arr, dtype=np.int32)
+    arr = arr.reshape(n, -1) if arr.ndim != 1 else arr.reshape(n, 1)
+    if arr.shape[1] != n_out:
+        raise ValueError(
+            f"{name} expects targets of shape ({n}, {n_out}) to match the model's output; "
+            f"received shape {np.shape(y)}."
+        )
+    if arr.size and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def sample_weights(w, name, n, dtype):
+    if w is None:
+        return None
+    arr = _array(w, name)
+    if arr.shape != (n,) and arr.shape != (n, 1):
+        raise ValueError(f"{name} expects shape ({n},), one weight per sample; received shape "
+                         f"{arr.shape}.")
+    arr = arr.reshape(n)
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def verbose(value, name):
+    if value == "auto":
+        return 1
+    if isinstance(value, bool) or value not in (0, 1, 2):
+        raise ValueError(f"{name} expects 0, 1, 2 or 'auto'; received verbose={value!r}.")
+    return int(value)

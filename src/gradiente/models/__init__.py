@@ -1,0 +1,2 @@
+"""Models, as in ``keras.models``."""
+from .sequential import Sequential  # noqa: F401

@@ -1,0 +1,110 @@
+"""The Optimizer base class: hyperparameters, Keras's config fields, state access."""
+import numpy as np
+
+_UNSUPPORTED = ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "loss_scale_factor",
+                "gradient_accumulation_steps")
+
+
+def _f32(value):
+    """Keras stores hyperparameters in float32 variables; configs report them so."""
+    return float(np.float32(value))
+
+
+def check_unit_interval(cls, name, value, closed_low=True):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{cls}({name}=...) expects a float; received {value!r}.")
+    ok = (0 <= value < 1) if closed_low else (0 < value < 1)
+    if not ok:
+        low = "0 <=" if closed_low else "0 <"
+        raise ValueError(f"{cls}({name}=...) expects {low} {name} < 1; received {name}={value!r}.")
+    return float(value)
+
+
+class Optimizer:
+    """Base: ``learning_rate``, ``iterations`` and Keras 3's common config fields.
+
+    The state (slots, iteration counter) lives in the compiled model's plan; an
+    optimizer compiled into a model reads it from there.
+    """
+
+    #: the engine's optimizer kind ('sgd' or 'adam')
+    kind = None
+
+    def __init__(self, learning_rate, name=None, weight_decay=None, clipnorm=None,
+                 global_clipnorm=None, clipvalue=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, **kwargs):
+        cls = type(self).__name__
+        if kwargs:
+            raise TypeError(f"{cls}() got unexpected keyword argument(s) {sorted(kwargs)}.")
+        self.learning_rate = learning_rate
+        self.name = name or cls.lower()
+        given = dict(weight_decay=weight_decay, clipnorm=clipnorm,
+                     global_clipnorm=global_clipnorm, clipvalue=clipvalue,
+                     loss_scale_factor=loss_scale_factor,
+                     gradient_accumulation_steps=gradient_accumulation_steps)
+        for key in _UNSUPPORTED:
+            if given[key] is not None:
+                raise ValueError(
+                    f"{cls}({key}=...) is not supported yet; received {key}={given[key]!r}. "
+                    "Pass None."
+                )
+        if use_ema:
+            raise ValueError(f"{cls}(use_ema=True) is not supported yet; pass use_ema=False.")
+        self.weight_decay = self.clipnorm = self.global_clipnorm = self.clipvalue = None
+        self.loss_scale_factor = self.gradient_accumulation_steps = None
+        self.use_ema = False
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self._plan = None
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        cls = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{cls}(learning_rate=...) expects a float; received {value!r}.")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{cls}(learning_rate=...) expects a finite float >= 0; received "
+                f"learning_rate={value!r}."
+            )
+        self._learning_rate = float(value)
+
+    @property
+    def iterations(self):
+        """Optimizer steps taken so far."""
+        return 0 if self._plan is None else int(self._plan.iterations[0])
+
+    def _spec(self):
+        raise NotImplementedError
+
+    def _slot_names(self):
+        """Names of the per-parameter state buffers the engine keeps."""
+        return ()
+
+    def _n_state_params(self, n_params):
+        """What Keras's summary counts as 'Optimizer params' once built."""
+        return 2
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "learning_rate": _f32(self.learning_rate),
+            "weight_decay": None,
+            "clipnorm": None,
+            "global_clipnorm": None,
+            "clipvalue": None,
+            "use_ema": False,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
