@@ -148,7 +148,6 @@ class _Workspace:
             self.y = np.empty((batch_size, plan.n_out), dtype=dt)
             self.onehot = None
         self.w = np.empty(batch_size, dtype=dt)
-        self.sums = np.zeros(plan.n_sums(), dtype=np.float64)
 
 
 class NumpyEngine:

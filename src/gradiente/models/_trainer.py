@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .. import _validate
+from .. import _engine, _validate
 from ..callbacks import Callback, CallbackList, History, ProgbarLogger
 from ..utils._random import generator
 
@@ -246,15 +246,16 @@ class Trainer:
             raise ValueError("predict(steps=...) is not supported for arrays; pass None.")
         x2 = self._prepare_x(x, "predict(x=...)")
         out_shape = (x2.shape[0],) + tuple(self.output_shape[1:])
-        if self._engine is None:
+        if self._plan is None:
             return self._predict_layers(x2, batch_size).reshape(out_shape)
+        engine = self._engine or _engine.make_engine(self._plan)
         n = x2.shape[0]
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1,
                                                    "steps": math.ceil(n / batch_size)})
         out = np.empty((n, self._plan.n_out), dtype=self._plan.dtype)
 
         def work(lo, hi):
-            out[lo:hi] = self._engine.predict(x2[lo:hi], batch_size)
+            out[lo:hi] = engine.predict(x2[lo:hi], batch_size)
             return {}
 
         cbs.on_predict_begin()

@@ -261,7 +261,7 @@ class Sequential(Trainer):
             plan.slots[name] = np.zeros(n_params, dtype=dtype)
         self.optimizer._plan = plan
         self._plan = plan
-        self._engine = _engine.make_engine(plan)
+        self._engine = None  # made once the metrics are resolved (they need the targets)
         self._metrics_resolved = False
         return plan
 
@@ -269,6 +269,8 @@ class Sequential(Trainer):
         """Resolve compile's metrics once the targets' shape is known (as Keras does)."""
         plan = self._plan
         if self._metrics_resolved:
+            if self._engine is None:
+                self._engine = _engine.make_engine(plan)
             return
         y = np.asarray(y)
         y_last = y.shape[-1] if y.ndim > 1 else 1
