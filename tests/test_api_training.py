@@ -153,3 +153,35 @@ def test_binary_and_regression_losses(backend):
     history = reg.fit(x, target, epochs=30, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 1e-3
     assert list(history.history) == ["loss", "mae"]
+
+
+def test_class_weight_is_a_per_sample_weight(backend):
+    x, y = data(24)
+    a, b = classifier(optimizer=SGD(0.1)), classifier(optimizer=SGD(0.1))
+    ha = a.fit(x, y, class_weight={0: 2.0, 1: 0.5, 2: 1.0}, shuffle=False, verbose=0, epochs=2)
+    table = np.array([2.0, 0.5, 1.0])
+    hb = b.fit(x, y, sample_weight=table[y], shuffle=False, verbose=0, epochs=2)
+    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-6)
+
+
+def test_deferred_build_from_data(backend):
+    x, y = data(20)
+    model = Sequential([Dense(5, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert not model.built
+    model.fit(x, y, verbose=0)
+    assert model.built and model.count_params() == 4 * 5 + 5 + 5 * 3 + 3
+    assert model.predict(x, verbose=0).shape == (20, 3)
+
+
+def test_adding_a_layer_after_compile_keeps_weights(backend):
+    x, y = data(20)
+    model = classifier()
+    model.fit(x, y, verbose=0)
+    first = model.layers[0].get_weights()
+    model.pop()
+    model.add(Dense(3, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    for a, b in zip(model.layers[0].get_weights(), first):
+        np.testing.assert_array_equal(a, b)
+    model.fit(x, y, verbose=0)

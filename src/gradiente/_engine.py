@@ -168,6 +168,8 @@ class NumpyEngine:
     def _workspace(self, batch_size):
         ws = self._ws.get(batch_size)
         if ws is None:
+            if len(self._ws) >= 4:  # e.g. many train_on_batch sizes: keep memory bounded
+                self._ws.clear()
             ws = self._ws[batch_size] = _Workspace(self.plan, batch_size)
         return ws
 

@@ -215,8 +215,9 @@ class Progbar:
                     when = f"{eta:.0f}s"
             else:
                 when = f"{now - self._start:.0f}s"
-            info = f" \x1b[1m{when}\x1b[0m" + self._format_time(per_unit) + self._format_values()
-            width = len(plain_bar) + len(f" {when}") + len(info) - len(f" \x1b[1m{when}\x1b[0m")
+            rest = self._format_time(per_unit) + self._format_values()
+            info = f" \x1b[1m{when}\x1b[0m" + rest
+            width = len(plain_bar) + len(f" {when}") + len(rest)  # as seen on screen
             if self.dynamic:
                 message = "\b" * self._prev_width + "\r" + bar + info
                 if self._prev_width > width:
