@@ -185,3 +185,17 @@ def test_adding_a_layer_after_compile_keeps_weights(backend):
     for a, b in zip(model.layers[0].get_weights(), first):
         np.testing.assert_array_equal(a, b)
     model.fit(x, y, verbose=0)
+
+
+def test_same_seed_same_model_on_both_backends():
+    x, y = data(40)
+    results = []
+    for name in ("numpy", "native"):
+        gradiente.set_backend(name)
+        model = classifier()  # seeds 0
+        initial = model.get_weights()
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        results.append((initial, history.history["loss"]))
+    for a, b in zip(results[0][0], results[1][0]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)

@@ -122,7 +122,11 @@ _CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
 def get(identifier):
     """An initializer from a name ('glorot_uniform'), a config dict, or itself."""
-    if isinstance(identifier, Initializer) or callable(identifier) and not isinstance(identifier, type):
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier) and not isinstance(identifier, type):
         return identifier
     if isinstance(identifier, str):
         cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
