@@ -85,3 +85,22 @@ def test_flat_buffer_holds_weights_in_get_weights_order(backend):
     assert [r.b_offset for r in plan.layers] == [12, -1, 26]
     for layer in model.layers:
         assert np.shares_memory(layer.kernel, plan.params)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_loss_and_grads_pass_gradcheck(backend, case):
+    from gradiente import gradcheck
+
+    gradiente.set_floatx("float64")
+    units, act, extra, loss, kind = CASES[case]
+    set_random_seed(2)
+    stack = [Input(shape=(3,)), Dense(4, activation="tanh"), Dense(units, activation=act)]
+    if extra:
+        stack.append(Activation(extra))
+    model = Sequential(stack)
+    model.compile(optimizer="adam", loss=loss)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3))
+    y = _targets(kind, 6, rng, units)
+    result = gradcheck.check_model(model, x, y, sample_weight=rng.random(6))
+    assert result.passed, result
