@@ -11,4 +11,6 @@ from ._config import (  # noqa: F401
     threads,
 )
 
+from . import datasets, gradcheck  # noqa: E402,F401
+
 __version__ = "0.1.0"

@@ -1,17 +1,29 @@
 # GEMM wrapper (included by _ckernels.pyx).
 
-def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
+def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c,
          bint trans_a, bint trans_b, double alpha, double beta, int n_threads):
-    """c = alpha · op(a) · op(b) + beta · c, in place (both transposes is not offered)."""
+    """c = alpha · op(a) · op(b) + beta · c, in place (both transposes is not offered).
+
+    Each matrix may be a row-strided view (unit stride along its last axis): its row
+    stride becomes the leading dimension handed to C.
+    """
+    cdef Py_ssize_t isz = sizeof(floating)
     cdef int64_t m = c.shape[0], n = c.shape[1]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
-    cdef int64_t lda = a.shape[1], ldb = b.shape[1], ldc = c.shape[1]
     cdef int status = GD_OK
-    cdef const floating *ap = &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
-    cdef const floating *bp = &b[0, 0] if b.shape[0] * b.shape[1] > 0 else NULL
-    cdef floating *cp = &c[0, 0] if m * n > 0 else NULL
     if m == 0 or n == 0:
         return
+    if ((a.shape[1] > 1 and a.strides[1] != isz) or (b.shape[1] > 1 and b.strides[1] != isz)
+            or (n > 1 and c.strides[1] != isz)):
+        raise ValueError("gemm expects unit stride along the last axis of a, b and c")
+    if a.strides[0] < 0 or b.strides[0] < 0 or c.strides[0] < 0:
+        raise ValueError("gemm expects non-negative row strides")
+    cdef int64_t lda = a.strides[0] // isz if a.shape[0] > 1 else a.shape[1]
+    cdef int64_t ldb = b.strides[0] // isz if b.shape[0] > 1 else b.shape[1]
+    cdef int64_t ldc = c.strides[0] // isz if m > 1 else n
+    cdef const floating *ap = &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
+    cdef const floating *bp = &b[0, 0] if b.shape[0] * b.shape[1] > 0 else NULL
+    cdef floating *cp = &c[0, 0]
     with nogil:
         if floating is float:
             if trans_a:

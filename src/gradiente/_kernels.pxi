@@ -1,2 +1,146 @@
 # Wrappers of the dense, activation, softmax/cross-entropy, loss and optimizer
-# kernels (included by _ckernels.pyx).
+# kernels (included by _ckernels.pyx). Outputs are passed in; optional arguments
+# may be None (NULL in C). Empty arrays pass NULL: no element is ever addressed.
+
+
+def act_fwd(const floating[:, ::1] x, floating[:, ::1] y, int act, int n_threads):
+    """y = act(x) (softmax over rows); y may be x."""
+    cdef int64_t m = x.shape[0], n = x.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_act_fwd_f32(m, n, act, &x[0, 0], &y[0, 0], n_threads)
+        else:
+            gd_act_fwd_f64(m, n, act, &x[0, 0], &y[0, 0], n_threads)
+
+
+def act_bwd(const floating[:, ::1] y, const floating[:, ::1] dy, floating[:, ::1] dx,
+            int act, int n_threads):
+    """dx = dy ⊙ act'(y), from the activation's output; dx may be dy."""
+    cdef int64_t m = y.shape[0], n = y.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_act_bwd_f32(m, n, act, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+        else:
+            gd_act_bwd_f64(m, n, act, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+
+
+def dense_fwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
+              floating[:, ::1] y, int act, int n_threads):
+    """y = act(x · w + b); b may be None."""
+    cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
+    cdef const floating *xp = &x[0, 0] if m * k > 0 else NULL
+    cdef const floating *wp = &w[0, 0] if k * n > 0 else NULL
+    cdef const floating *bp = &b[0] if b is not None and n > 0 else NULL
+    cdef int status = GD_OK
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            status = gd_dense_fwd_f32(m, k, n, xp, wp, bp, act, &y[0, 0], n_threads)
+        else:
+            status = gd_dense_fwd_f64(m, k, n, xp, wp, bp, act, &y[0, 0], n_threads)
+    _check(status)
+
+
+def dense_bwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating[:, ::1] y,
+              floating[:, ::1] dy, floating[:, ::1] dx, floating[:, ::1] dw,
+              floating[::1] db, int act, int n_threads):
+    """dZ = dy ⊙ act'(y) written over dy; dx = dZ · wᵀ (dx may be None);
+    dw = xᵀ · dZ; db = column sums of dZ (db may be None)."""
+    cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
+    cdef const floating *xp = &x[0, 0] if m * k > 0 else NULL
+    cdef const floating *wp = &w[0, 0] if k * n > 0 else NULL
+    cdef const floating *yp = &y[0, 0] if m * n > 0 else NULL
+    cdef floating *dyp = &dy[0, 0] if m * n > 0 else NULL
+    cdef floating *dxp = &dx[0, 0] if dx is not None and m * k > 0 else NULL
+    cdef floating *dwp = &dw[0, 0] if k * n > 0 else NULL
+    cdef floating *dbp = &db[0] if db is not None and n > 0 else NULL
+    cdef int status = GD_OK
+    with nogil:
+        if floating is float:
+            status = gd_dense_bwd_f32(m, k, n, xp, wp, yp, dyp, act, dxp, dwp, dbp, n_threads)
+        else:
+            status = gd_dense_bwd_f64(m, k, n, xp, wp, yp, dyp, act, dxp, dwp, dbp, n_threads)
+    _check(status)
+
+
+def softmax_xent(const floating[:, ::1] z, const int32_t[::1] labels,
+                 const floating[:, ::1] targets, const floating[::1] sample_weight,
+                 bint from_logits, double grad_scale, floating[:, ::1] dz,
+                 floating[::1] row_loss, int32_t[::1] row_hit, int n_threads):
+    """Fused softmax + cross-entropy: row_loss (and dz, row_hit unless None) from z and
+    either labels (int32) or targets; sample_weight may be None."""
+    cdef int64_t m = z.shape[0], n = z.shape[1]
+    cdef bint full = m * n > 0
+    cdef const floating *zp = &z[0, 0] if full else NULL
+    cdef const int32_t *lp = &labels[0] if labels is not None and m > 0 else NULL
+    cdef const floating *tp = &targets[0, 0] if targets is not None and full else NULL
+    cdef const floating *swp = &sample_weight[0] if sample_weight is not None and m > 0 else NULL
+    cdef floating *dzp = &dz[0, 0] if dz is not None and full else NULL
+    cdef int32_t *hp = &row_hit[0] if row_hit is not None and m > 0 else NULL
+    if m == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_softmax_xent_f32(m, n, zp, lp, tp, swp, from_logits, <float>grad_scale, dzp,
+                                &row_loss[0], hp, n_threads)
+        else:
+            gd_softmax_xent_f64(m, n, zp, lp, tp, swp, from_logits, grad_scale, dzp,
+                                &row_loss[0], hp, n_threads)
+
+
+def loss(const floating[:, ::1] p, const floating[:, ::1] t, const floating[::1] sample_weight,
+         int loss_id, double grad_scale, floating[:, ::1] dp, floating[::1] row_loss,
+         int n_threads):
+    """row_loss (and dp unless None) of loss ``loss_id`` on p against t."""
+    cdef int64_t m = p.shape[0], n = p.shape[1]
+    cdef bint full = m * n > 0
+    cdef const floating *pp = &p[0, 0] if full else NULL
+    cdef const floating *tp = &t[0, 0] if full else NULL
+    cdef const floating *swp = &sample_weight[0] if sample_weight is not None and m > 0 else NULL
+    cdef floating *dpp = &dp[0, 0] if dp is not None and full else NULL
+    if m == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_loss_f32(m, n, loss_id, pp, tp, swp, <float>grad_scale, dpp, &row_loss[0],
+                        n_threads)
+        else:
+            gd_loss_f64(m, n, loss_id, pp, tp, swp, grad_scale, dpp, &row_loss[0], n_threads)
+
+
+def sgd_step(floating[::1] w, const floating[::1] g, floating[::1] v, double learning_rate,
+             double momentum, bint nesterov, int n_threads):
+    """Keras SGD in place on flat buffers; v may be None when momentum == 0."""
+    cdef int64_t n = w.shape[0]
+    cdef floating *vp = &v[0] if v is not None and n > 0 else NULL
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_sgd_step_f32(n, &w[0], &g[0], vp, <float>learning_rate, <float>momentum,
+                            nesterov, n_threads)
+        else:
+            gd_sgd_step_f64(n, &w[0], &g[0], vp, learning_rate, momentum, nesterov, n_threads)
+
+
+def adam_step(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+              floating[::1] vhat, double alpha, double beta_1, double beta_2, double epsilon,
+              int n_threads):
+    """Keras Adam in place on flat buffers (alpha bias-corrected); vhat None unless
+    amsgrad."""
+    cdef int64_t n = w.shape[0]
+    cdef floating *vhp = &vhat[0] if vhat is not None and n > 0 else NULL
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_adam_step_f32(n, &w[0], &g[0], &m[0], &v[0], vhp, <float>alpha, <float>beta_1,
+                             <float>beta_2, <float>epsilon, n_threads)
+        else:
+            gd_adam_step_f64(n, &w[0], &g[0], &m[0], &v[0], vhp, alpha, beta_1, beta_2,
+                             epsilon, n_threads)

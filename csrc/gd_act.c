@@ -1,0 +1,19 @@
+/* Activations forward and backward (gd_act_fwd_*, gd_act_bwd_*): both dtypes from
+ * the templates gd_act_team.h (rows, team loops) and gd_act_impl.h (entry points). */
+#include "gd_internal.h"
+
+/* Below this many work units (elements; transcendental ones count 8) one thread runs:
+ * opening a team costs a few microseconds. */
+#define GD_ACT_MIN_PAR_WORK 65536.0
+
+#define GD_TMPL_F32
+#include "gd_tmpl_begin.h"
+#include "gd_act_team.h"
+#include "gd_act_impl.h"
+#include "gd_tmpl_end.h"
+
+#define GD_TMPL_F64
+#include "gd_tmpl_begin.h"
+#include "gd_act_team.h"
+#include "gd_act_impl.h"
+#include "gd_tmpl_end.h"

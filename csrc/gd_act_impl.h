@@ -1,0 +1,23 @@
+/* gd_act_fwd_* / gd_act_bwd_* (private template, included by gd_act.c per dtype). */
+
+void GD_FN(gd_act_fwd)(int64_t m, int64_t n, int act, const GD_T *x, GD_T *y, int n_threads) {
+    int nt = gd_fork_threads(n_threads, (double)m * (double)n * GD_FN(gd_act_cost)(act),
+                             GD_ACT_MIN_PAR_WORK);
+    if (nt > 1) {
+        GD_PRAGMA(omp parallel num_threads(nt))
+        GD_FN(gd_act_fwd_team)(m, n, act, NULL, x, y);
+    } else {
+        GD_FN(gd_act_fwd_team)(m, n, act, NULL, x, y);
+    }
+}
+
+void GD_FN(gd_act_bwd)(int64_t m, int64_t n, int act, const GD_T *y, const GD_T *dy,
+                       GD_T *dx, int n_threads) {
+    int nt = gd_fork_threads(n_threads, (double)m * (double)n * 2.0, GD_ACT_MIN_PAR_WORK);
+    if (nt > 1) {
+        GD_PRAGMA(omp parallel num_threads(nt))
+        GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dx);
+    } else {
+        GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dx);
+    }
+}

@@ -1,0 +1,26 @@
+/* Dense layer forward (GEMM, then bias + activation fused in one pass per row block)
+ * and backward (dZ in place, dX by NT GEMM, dW by TN GEMM, db by column sums), both
+ * dtypes from the template gd_dense_impl.h. GEMM is called only through
+ * gd_gemm_{nn,nt,tn}_*: it opens its own team, or shares the enclosing one. */
+#include "gd_internal.h"
+
+/* Below this many work units of the elementwise passes one thread runs. */
+#define GD_DENSE_MIN_PAR_WORK 65536.0
+/* The forward pass applies bias + activation per block of about this many bytes of Y
+ * (a block's GEMM output is still in L2 when the epilogue reads it). */
+#define GD_DENSE_BLOCK_BYTES (1024.0 * 1024.0)
+#define GD_DENSE_MIN_BLOCK_ROWS 256
+/* Columns of db per thread come in multiples of this (one cache line of floats). */
+#define GD_DENSE_COL_GRAIN 16
+
+#define GD_TMPL_F32
+#include "gd_tmpl_begin.h"
+#include "gd_act_team.h"
+#include "gd_dense_impl.h"
+#include "gd_tmpl_end.h"
+
+#define GD_TMPL_F64
+#include "gd_tmpl_begin.h"
+#include "gd_act_team.h"
+#include "gd_dense_impl.h"
+#include "gd_tmpl_end.h"

@@ -1,0 +1,81 @@
+/* gd_dense_fwd_* / gd_dense_bwd_* (private template, included by gd_dense.c per dtype). */
+
+/* db[n] = column sums of dz[m,n] on the calling team. Each thread owns a contiguous
+ * range of columns (multiples of GD_DENSE_COL_GRAIN) and adds the rows in index
+ * order, so every db[j] has one summation order whatever the team size. Ends with a
+ * barrier (a no-op outside a parallel region). */
+static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db) {
+    int64_t lo, hi, i, j;
+    gd_static_range(n, GD_DENSE_COL_GRAIN, GD_THREAD_ID(), GD_TEAM_SIZE(), &lo, &hi);
+    for (j = lo; j < hi; j++) db[j] = 0;
+    for (i = 0; i < m; i++) {
+        const GD_T *row = dz + i * n;
+        for (j = lo; j < hi; j++) db[j] += row[j];
+    }
+    GD_PRAGMA(omp barrier)
+}
+
+int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
+                        const GD_T *b, int act, GD_T *y, int n_threads) {
+    int64_t rows, i0;
+    if (m <= 0 || n <= 0) return GD_OK;
+    /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
+     * so W is packed rarely): the bias + activation pass reads each block right after
+     * the GEMM wrote it, while it is still in cache. */
+    rows = (int64_t)(GD_DENSE_BLOCK_BYTES / ((double)n * sizeof(GD_T)));
+    if (rows < GD_DENSE_MIN_BLOCK_ROWS) rows = GD_DENSE_MIN_BLOCK_ROWS;
+    for (i0 = 0; i0 < m; i0 += rows) {
+        int64_t mb = m - i0 < rows ? m - i0 : rows;
+        GD_T *yb = y + i0 * n;
+        int st, nt;
+        st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, yb, n, n_threads);
+        if (st != GD_OK) return st;
+        if (b == NULL && act == GD_ACT_LINEAR) continue;
+        nt = gd_fork_threads(n_threads, (double)mb * (double)n * GD_FN(gd_act_cost)(act),
+                             GD_DENSE_MIN_PAR_WORK);
+        if (nt > 1) {
+            GD_PRAGMA(omp parallel num_threads(nt))
+            GD_FN(gd_act_fwd_team)(mb, n, act, b, yb, yb);
+        } else {
+            GD_FN(gd_act_fwd_team)(mb, n, act, b, yb, yb);
+        }
+    }
+    return GD_OK;
+}
+
+int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
+                        const GD_T *y, GD_T *dy, int act, GD_T *dx, GD_T *dw, GD_T *db,
+                        int n_threads) {
+    int st, nt;
+    /* dZ = dY ⊙ act'(Y), in place (linear: dY is dZ already). */
+    if (act != GD_ACT_LINEAR && m > 0 && n > 0) {
+        nt = gd_fork_threads(n_threads, (double)m * (double)n * 2.0, GD_DENSE_MIN_PAR_WORK);
+        if (nt > 1) {
+            GD_PRAGMA(omp parallel num_threads(nt))
+            GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dy);
+        } else {
+            GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dy);
+        }
+    }
+    /* dX[m,k] = dZ[m,n] · Wᵀ, W stored [k,n]. */
+    if (dx != NULL && m > 0 && k > 0) {
+        st = GD_GEMM_NT(m, k, n, (GD_T)1, dy, n, w, n, (GD_T)0, dx, k, n_threads);
+        if (st != GD_OK) return st;
+    }
+    /* dW[k,n] = Xᵀ · dZ, X stored [m,k]; m == 0 gives zeros. */
+    if (k > 0 && n > 0) {
+        st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);
+        if (st != GD_OK) return st;
+    }
+    /* db = column sums of dZ, split by columns. */
+    if (db != NULL && n > 0) {
+        nt = gd_fork_threads(n_threads, (double)m * (double)n, GD_DENSE_MIN_PAR_WORK);
+        if (nt > 1) {
+            GD_PRAGMA(omp parallel num_threads(nt))
+            GD_FN(gd_colsum_team)(m, n, dy, db);
+        } else {
+            GD_FN(gd_colsum_team)(m, n, dy, db);
+        }
+    }
+    return GD_OK;
+}

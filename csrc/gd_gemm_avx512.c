@@ -1,0 +1,51 @@
+/* GEMM, AVX-512F variant: the driver of gd_gemm_tmpl.h on a 6 x (4 zmm) register tile
+ * (6x64 floats, 6x32 doubles: 24 accumulators, 4 B registers, 1 broadcast).
+ * Built with the AVX-512 flags (CMake, by file suffix); called only through the
+ * dispatch table when the CPU has AVX-512. */
+#include "gd_internal.h"
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#define NV 4
+#define MR 6
+#define KC 256
+#define MC 144
+
+#define T float
+#define V __m512
+#define VL 16
+#define GD_SFX f32_avx512
+#define NC 512
+#define V_ZERO() _mm512_setzero_ps()
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define V_BCAST(x) _mm512_set1_ps(x)
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#include "gd_gemm_tmpl.h"
+#undef T
+#undef V
+#undef VL
+#undef GD_SFX
+#undef NC
+#undef V_ZERO
+#undef V_LOAD
+#undef V_STORE
+#undef V_BCAST
+#undef V_FMA
+#undef V_MUL
+
+#define T double
+#define V __m512d
+#define VL 8
+#define GD_SFX f64_avx512
+#define NC 256
+#define V_ZERO() _mm512_setzero_pd()
+#define V_LOAD(p) _mm512_loadu_pd(p)
+#define V_STORE(p, v) _mm512_storeu_pd((p), (v))
+#define V_BCAST(x) _mm512_set1_pd(x)
+#define V_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define V_MUL(a, b) _mm512_mul_pd((a), (b))
+#include "gd_gemm_tmpl.h"
+
+#endif

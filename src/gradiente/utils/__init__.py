@@ -1,0 +1,1 @@
+from ._plot import plot_history
