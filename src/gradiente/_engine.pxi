@@ -97,9 +97,27 @@ cdef class EngineCore:
         self.e.learning_rate = lr
 
     def set_data(self, x, labels, targets, sample_weight, index):
-        """Point the engine at a data set (arrays kept referenced until replaced)."""
+        """Point the engine at a data set (arrays kept referenced until replaced).
+
+        x[N, n_features] and targets[N, n_outputs] of the engine's dtype, labels int32[N],
+        sample_weight[N], index int64[*] of rows of x; all C-contiguous.
+        """
+        cdef int64_t n_rows = x.shape[0]
+        if index is not None and index.shape[0] > 0:
+            if index.min() < 0 or index.max() >= n_rows:
+                raise IndexError(f"index holds rows outside [0, {n_rows})")
+        if labels is not None and labels.shape[0] != n_rows:
+            raise ValueError("labels and x differ in length")
+        if labels is not None and labels.shape[0] > 0:
+            if labels.min() < 0 or labels.max() >= self.e.n_outputs:
+                raise ValueError(f"labels outside [0, {self.e.n_outputs})")
+        if targets is not None and targets.shape[0] != n_rows:
+            raise ValueError("targets and x differ in length")
+        if sample_weight is not None and sample_weight.shape[0] != n_rows:
+            raise ValueError("sample_weight and x differ in length")
         self._data_refs = (x, labels, targets, sample_weight, index)
-        self.e.n_samples = x.shape[0]
+        # the positions the engine addresses: through the index, or the rows themselves
+        self.e.n_samples = index.shape[0] if index is not None else n_rows
         self.e.x = _ptr(x, self.f64)
         self.e.targets = _ptr(targets, self.f64)
         self.e.sample_weight = _ptr(sample_weight, self.f64)
