@@ -59,6 +59,10 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
     const GD_T *t = (const GD_T *)e->targets;
     const GD_T *sw = (const GD_T *)e->sample_weight;
     int64_t F = e->n_features, O = e->n_outputs;
+    int onehot = 0;
+    for (int32_t j = 0; j < e->n_metrics; j++)
+        if (e->metrics[j] != GD_METRIC_SPARSE_ACC && e->metrics[j] != GD_METRIC_CAT_ACC)
+            onehot = 1;
     GD_PRAGMA(omp for schedule(static))
     for (int64_t i = 0; i < m; i++) {
         int64_t r = e->index ? e->index[start + i] : start + i;
@@ -68,6 +72,11 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
         if (with_targets) {
             if (e->sparse) {
                 w->lb[i] = e->labels[r];
+                if (onehot) { /* a metric on targets: the labels as one-hot rows */
+                    GD_T *td = w->tb + i * O;
+                    for (int64_t j = 0; j < O; j++) td[j] = 0;
+                    td[e->labels[r]] = 1;
+                }
             } else {
                 const GD_T *ts = t + r * O;
                 GD_T *td = w->tb + i * O;
