@@ -136,9 +136,10 @@ class NativeEngine:
         return None, np.ascontiguousarray(y, dtype=plan.dtype)
 
     def _set_data(self, x, y, sample_weight, index):
-        key = (id(x), id(y), id(sample_weight), id(index),
-               None if index is None else index.shape[0])
-        if key == self._data_key:
+        # The key holds the caller's arrays themselves (not their ids, which a freed
+        # array hands on): the same arrays as last time need no new pointers.
+        key = (x, y, sample_weight, index)
+        if self._data_key is not None and all(a is b for a, b in zip(key, self._data_key)):
             return
         dt = self.plan.dtype
         x = np.ascontiguousarray(x, dtype=dt).reshape(x.shape[0], -1)
@@ -149,7 +150,6 @@ class NativeEngine:
         # the engine reads rows index[start + i]; bound its positions by the index length
         self._core.set_data(x, labels, targets, sw, index)
         self._data_key = key
-        self._data_refs = (x, y, sample_weight, index)
 
     # ---- the interface
     def train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
