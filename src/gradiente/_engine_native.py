@@ -183,10 +183,22 @@ class NativeEngine:
             self._threads.record(key, nt, time.perf_counter() - t0, count)
         return sums
 
+    def release_data(self):
+        """Forget the data arrays (the engine holds them between runs of one fit)."""
+        self._core.set_data(np.zeros((0, self.plan.n_in), self.plan.dtype), None, None,
+                            None, None)
+        self._data_key = None
+
     def evaluate(self, x, y, sample_weight, batch_size):
-        return self._eval(x, y, sample_weight, batch_size, True, None)
+        try:
+            return self._eval(x, y, sample_weight, batch_size, True, None)
+        finally:
+            self.release_data()
 
     def predict(self, x, batch_size):
         out = np.empty((x.shape[0], self.plan.n_out), dtype=self.plan.dtype)
-        self._eval(x, None, None, batch_size, False, out)
+        try:
+            self._eval(x, None, None, batch_size, False, out)
+        finally:
+            self.release_data()
         return out
