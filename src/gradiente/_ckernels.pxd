@@ -69,3 +69,65 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     void gd_adam_step_f64(int64_t n, double *w, const double *g, double *m, double *v,
                           double *vhat, double alpha, double beta_1, double beta_2,
                           double epsilon, int n_threads)
+
+    void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
+                       const float *t, float *row_out, int n_threads)
+    void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
+                       const double *t, double *row_out, int n_threads)
+
+    int GD_MAX_METRICS
+    ctypedef struct gd_layer_t:
+        int32_t kind
+        int32_t act
+        int64_t n_in
+        int64_t n_out
+        int64_t w_off
+        int64_t b_off
+
+    ctypedef struct gd_engine_t:
+        int32_t n_layers
+        const gd_layer_t *layers
+        int64_t n_features
+        int64_t n_outputs
+        int32_t fused_xent
+        int32_t skip_last_act
+        int32_t from_logits
+        int32_t loss
+        int32_t sparse
+        int32_t n_metrics
+        int32_t metrics[8]
+        int32_t opt
+        int32_t nesterov
+        int32_t amsgrad
+        double learning_rate
+        double momentum
+        double beta_1
+        double beta_2
+        double epsilon
+        int64_t n_params
+        void *params
+        void *grads
+        void *slot0
+        void *slot1
+        void *slot2
+        int64_t *iterations
+        int64_t n_samples
+        const void *x
+        const int32_t *labels
+        const void *targets
+        const void *sample_weight
+        const int64_t *index
+        int64_t max_batch
+        void *ws
+        int32_t *iws
+
+    void gd_engine_workspace(const gd_engine_t *e, int64_t max_batch, int64_t *n_ws,
+                             int64_t *n_iws)
+    int gd_engine_train_f32(const gd_engine_t *e, int64_t start, int64_t n_steps, int64_t batch,
+                            double *sums, int n_threads)
+    int gd_engine_train_f64(const gd_engine_t *e, int64_t start, int64_t n_steps, int64_t batch,
+                            double *sums, int n_threads)
+    int gd_engine_eval_f32(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
+                           int with_loss, double *sums, void *out, int n_threads)
+    int gd_engine_eval_f64(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
+                           int with_loss, double *sums, void *out, int n_threads)

@@ -66,3 +66,4 @@ cdef inline void _check(int status) except *:
 
 include "_gemm.pxi"
 include "_kernels.pxi"
+include "_engine.pxi"

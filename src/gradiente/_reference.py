@@ -212,3 +212,31 @@ def adam_step(w, g, m, v, vhat, alpha, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
 def adam_alpha(learning_rate, beta_1, beta_2, step):
     """Adam's bias-corrected step size for update number ``step`` (1-based)."""
     return learning_rate * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+
+
+#: Metric ids shared with the C kernels (``gd_metric_t``).
+METRICS = {"sparse_categorical_accuracy": 0, "categorical_accuracy": 1,
+           "binary_accuracy": 2, "mse": 3, "mae": 4}
+
+
+def metric(p, kind, labels=None, t=None):
+    """A per-sample metric on the model's output p[m, n] (unweighted): returns row[m].
+
+    sparse_categorical_accuracy: argmax p == label; categorical_accuracy: argmax p ==
+    argmax t; binary_accuracy: mean_j [(p > 0.5) == (t > 0.5)]; mse: mean_j (p - t)²;
+    mae: mean_j |p - t|. Ties in argmax go to the first maximum.
+    """
+    m, n = p.shape
+    if kind == "sparse_categorical_accuracy":
+        return (p.argmax(axis=1) == np.asarray(labels)).astype(p.dtype) if n else np.zeros(m, p.dtype)
+    if kind == "categorical_accuracy":
+        return (p.argmax(axis=1) == t.argmax(axis=1)).astype(p.dtype) if n else np.zeros(m, p.dtype)
+    if n == 0:
+        return np.zeros(m, p.dtype)
+    if kind == "binary_accuracy":
+        return ((p > 0.5) == (t > 0.5)).mean(axis=1).astype(p.dtype)
+    if kind == "mse":
+        return ((p - t) ** 2).mean(axis=1).astype(p.dtype)
+    if kind == "mae":
+        return np.abs(p - t).mean(axis=1).astype(p.dtype)
+    raise ValueError(f"unknown metric {kind!r}")

@@ -248,6 +248,119 @@ void gd_adam_step_f64(int64_t n, double *w, const double *g, double *m, double *
                       double *vhat, double alpha, double beta_1, double beta_2,
                       double epsilon, int n_threads);
 
+/* ------------------------------------------------------------------------ */
+/* Metrics (gd_metric.c)                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Metric ids (Keras's names). */
+typedef enum {
+    GD_METRIC_SPARSE_ACC = 0, /* argmax_j pᵢⱼ == labels[i] (first maximum on ties)     */
+    GD_METRIC_CAT_ACC = 1,    /* argmax_j pᵢⱼ == argmax_j tᵢⱼ                           */
+    GD_METRIC_BIN_ACC = 2,    /* mean_j [(pᵢⱼ > 0.5) == (tᵢⱼ > 0.5)]                     */
+    GD_METRIC_MSE = 3,        /* mean_j (pᵢⱼ - tᵢⱼ)²                                    */
+    GD_METRIC_MAE = 4         /* mean_j |pᵢⱼ - tᵢⱼ|                                     */
+} gd_metric_t;
+
+/* gd_metric_<dtype>: a per-sample metric on the model's output.
+ *   math     : row_out[i] = the metric of row i, as the id says (unweighted)
+ *   shapes   : p[m,n]; labels[m] (SPARSE_ACC) or t[m,n] (the others) -> row_out[m]
+ *   aliasing : none
+ *   threads  : rows split statically; the caller sums row_out serially
+ */
+void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
+                   const float *t, float *row_out, int n_threads);
+void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
+                   const double *t, double *row_out, int n_threads);
+
+/* ------------------------------------------------------------------------ */
+/* The training engine (gd_engine.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* One layer of a plan. */
+typedef enum { GD_OP_DENSE = 0, GD_OP_ACT = 1 } gd_op_t;
+
+typedef struct {
+    int32_t kind;    /* gd_op_t                                                   */
+    int32_t act;     /* gd_act_t applied by the op                                */
+    int64_t n_in;    /* input width                                               */
+    int64_t n_out;   /* output width (== n_in for GD_OP_ACT)                      */
+    int64_t w_off;   /* dense: offset of W[n_in, n_out] in params and grads       */
+    int64_t b_off;   /* dense: offset of b[n_out], or -1 without bias             */
+} gd_layer_t;
+
+typedef enum { GD_OPT_SGD = 0, GD_OPT_ADAM = 1 } gd_opt_t;
+
+#define GD_MAX_METRICS 8
+
+/* A model, its loss, metrics and optimizer, with pointers to the caller's buffers.
+ * T is float (f32 entry points) or double (f64): the void pointers hold T arrays.
+ * The engine keeps no pointer after a call returns and allocates nothing. */
+typedef struct {
+    int32_t n_layers;
+    const gd_layer_t *layers;
+    int64_t n_features;       /* width of x rows (== layers[0].n_in)                 */
+    int64_t n_outputs;        /* width of the model's output                         */
+    /* loss */
+    int32_t fused_xent;       /* 1: softmax + cross-entropy fused (gd_softmax_xent)  */
+    int32_t skip_last_act;    /* 1: the last op's softmax is folded into the loss    */
+    int32_t from_logits;      /* fused: from_logits flag of gd_softmax_xent          */
+    int32_t loss;             /* not fused: a gd_loss_t                              */
+    int32_t sparse;           /* 1: labels int32[N]; 0: targets T[N, n_outputs]      */
+    int32_t n_metrics;
+    int32_t metrics[GD_MAX_METRICS]; /* gd_metric_t                                  */
+    /* optimizer */
+    int32_t opt;              /* gd_opt_t                                            */
+    int32_t nesterov, amsgrad;
+    double learning_rate, momentum, beta_1, beta_2, epsilon;
+    /* parameters, gradients, optimizer slots: flat T[n_params] arrays */
+    int64_t n_params;
+    void *params, *grads;
+    void *slot0, *slot1, *slot2; /* SGD: velocity (momentum != 0); Adam: m, v, vhat */
+    int64_t *iterations;         /* optimizer steps taken so far (updated in place) */
+    /* data: x T[N, n_features]; labels int32[N] or targets T[N, n_outputs];
+     * sample_weight T[N] or NULL; index int64[*] selects rows (NULL: in order) */
+    int64_t n_samples;
+    const void *x;
+    const int32_t *labels;
+    const void *targets;
+    const void *sample_weight;
+    const int64_t *index;
+    /* workspace for batches of up to max_batch rows: gd_engine_workspace() elements */
+    int64_t max_batch;
+    void *ws;
+    int32_t *iws;
+} gd_engine_t;
+
+/* gd_engine_workspace: the T elements (*n_ws) and int32 elements (*n_iws) of
+ * workspace an engine needs for batches of up to max_batch rows. */
+void gd_engine_workspace(const gd_engine_t *e, int64_t max_batch, int64_t *n_ws,
+                         int64_t *n_iws);
+
+/* gd_engine_train_<dtype>: a run of training steps, without the GIL.
+ *   math     : for s in [0, n_steps): rows r = index[start + s·batch ...] (the last
+ *              batch of the data may be short); forward, loss, backward, one
+ *              optimizer update of every parameter (iterations += 1 each step)
+ *   outputs  : sums[0] += Σ row losses (sample-weighted), sums[1 + j] += Σ metric j
+ *              over rows, sums[1 + n_metrics] += rows seen; params, slots, iterations
+ *              updated in place
+ *   threads  : one parallel region for the whole run; kernels share its team
+ *   numerics : bitwise identical for any n_threads on one ISA
+ *   returns  : GD_OK, GD_EINVAL (batch > max_batch or rows out of range), GD_ENOMEM
+ */
+int gd_engine_train_f32(const gd_engine_t *e, int64_t start, int64_t n_steps, int64_t batch,
+                        double *sums, int n_threads);
+int gd_engine_train_f64(const gd_engine_t *e, int64_t start, int64_t n_steps, int64_t batch,
+                        double *sums, int n_threads);
+
+/* gd_engine_eval_<dtype>: forward and loss over rows [start, start + count) (through
+ * index when it is not NULL) in batches of `batch`; sums as gd_engine_train; with
+ * `out` not NULL (T[count, n_outputs]) also writes the model's outputs there (with
+ * the final activation applied). No parameter changes. */
+int gd_engine_eval_f32(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
+                       int with_loss, double *sums, void *out, int n_threads);
+int gd_engine_eval_f64(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
+                       int with_loss, double *sums, void *out, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,289 @@
+/* The training engine, written once for both dtypes: included by gd_engine.c with
+ * GD_T (float or double) and GD_SFX (f32 or f64) defined. See gd_engine_t in
+ * gd_kernels.h for the model description and gd_engine.c for the workspace layout.
+ *
+ * One parallel region runs a whole run of steps; every kernel is called by every
+ * thread of the team and shares its loops with it (the kernels' "inside a parallel
+ * region" mode). The few serial pieces (sums, the step counter) run in `omp single`,
+ * whose implicit barrier keeps the team in step. */
+
+#define GD_CAT2(a, b) a##_##b
+#define GD_CAT(a, b) GD_CAT2(a, b)
+#define GD_FN(name) GD_CAT(name, GD_SFX)
+
+/* Pointers into the workspace for a batch of up to e->max_batch rows. */
+typedef struct {
+    GD_T *xb;                          /* gathered input rows                   */
+    GD_T *a[GD_ENGINE_MAX_LAYERS];     /* each op's own output buffer           */
+    const GD_T *y[GD_ENGINE_MAX_LAYERS]; /* each op's output in this pass: a[l], or
+                                          its input when the op is the identity */
+    GD_T *d[2];                        /* ping-pong gradient buffers            */
+    GD_T *tb;                          /* gathered targets                      */
+    GD_T *swb;                         /* gathered sample weights               */
+    GD_T *row_loss;
+    GD_T *row_metric;
+    GD_T *p;                           /* probabilities when the softmax is fused */
+    int32_t *lb;                       /* gathered labels                       */
+    int32_t *hit;                      /* fused argmax hits                     */
+} GD_FN(gd_ws);
+
+static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w) {
+    int64_t B = e->max_batch, off = 0, width = gd_engine_max_width(e);
+    GD_T *ws = (GD_T *)e->ws;
+    w->xb = ws + off; off += gd_round_up(B * e->n_features);
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        w->a[l] = ws + off;
+        off += gd_round_up(B * e->layers[l].n_out);
+    }
+    w->d[0] = ws + off; off += gd_round_up(B * width);
+    w->d[1] = ws + off; off += gd_round_up(B * width);
+    w->tb = ws + off; off += gd_round_up(B * e->n_outputs);
+    w->swb = ws + off; off += gd_round_up(B);
+    w->row_loss = ws + off; off += gd_round_up(B);
+    w->row_metric = ws + off; off += gd_round_up(B * GD_MAX_METRICS);
+    w->p = ws + off; off += gd_round_up(B * e->n_outputs);
+    w->lb = e->iws;
+    w->hit = e->iws + gd_round_up(B);
+}
+
+/* The activation op l applies in this pass (the fused softmax is left to the loss). */
+static inline int GD_FN(gd_op_act)(const gd_engine_t *e, int32_t l, int fold_softmax) {
+    if (fold_softmax && e->skip_last_act && l == e->n_layers - 1) return GD_ACT_LINEAR;
+    return e->layers[l].act;
+}
+
+/* Copy batch rows [start, start + m) (through index) into the workspace; all threads. */
+static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t start,
+                             int64_t m, int with_targets) {
+    const GD_T *x = (const GD_T *)e->x;
+    const GD_T *t = (const GD_T *)e->targets;
+    const GD_T *sw = (const GD_T *)e->sample_weight;
+    int64_t F = e->n_features, O = e->n_outputs;
+    int onehot = 0;
+    for (int32_t j = 0; j < e->n_metrics; j++)
+        if (e->metrics[j] != GD_METRIC_SPARSE_ACC && e->metrics[j] != GD_METRIC_CAT_ACC)
+            onehot = 1;
+    GD_PRAGMA(omp for schedule(static))
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = e->index ? e->index[start + i] : start + i;
+        const GD_T *src = x + r * F;
+        GD_T *dst = w->xb + i * F;
+        for (int64_t j = 0; j < F; j++) dst[j] = src[j];
+        if (with_targets) {
+            if (e->sparse) {
+                w->lb[i] = e->labels[r];
+                if (onehot) { /* a metric on targets: the labels as one-hot rows */
+                    GD_T *td = w->tb + i * O;
+                    for (int64_t j = 0; j < O; j++) td[j] = 0;
+                    td[e->labels[r]] = 1;
+                }
+            } else {
+                const GD_T *ts = t + r * O;
+                GD_T *td = w->tb + i * O;
+                for (int64_t j = 0; j < O; j++) td[j] = ts[j];
+            }
+            w->swb[i] = sw ? sw[r] : (GD_T)1;
+        }
+    }
+}
+
+/* Forward through every op; returns the last op's output (logits when fused). */
+static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *in,
+                             int64_t m, int fold_softmax, int nt, const GD_T **out) {
+    const GD_T *params = (const GD_T *)e->params;
+    int status = GD_OK;
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        const gd_layer_t *L = &e->layers[l];
+        int act = GD_FN(gd_op_act)(e, l, fold_softmax);
+        if (L->kind == GD_OP_DENSE) {
+            const GD_T *b = L->b_off >= 0 ? params + L->b_off : 0;
+            int s = GD_FN(gd_dense_fwd)(m, L->n_in, L->n_out, in, params + L->w_off, b, act,
+                                        w->a[l], nt);
+            if (s != GD_OK) status = s;
+        } else if (act != GD_ACT_LINEAR) {
+            GD_FN(gd_act_fwd)(m, L->n_out, act, in, w->a[l], nt);
+        }
+        /* an identity op's output is its input */
+        w->y[l] = (L->kind == GD_OP_ACT && act == GD_ACT_LINEAR) ? in : w->a[l];
+        in = w->y[l];
+    }
+    *out = in;
+    return status;
+}
+
+/* Loss (and dz into w->d[0] when want_grad) and metrics for m rows; the sums are
+ * added serially by one thread, in row order. */
+static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *y,
+                                   int64_t m, int want_grad, double *sums, int nt) {
+    int64_t O = e->n_outputs;
+    GD_T scale = (GD_T)1 / (GD_T)m;
+    GD_T *dz = want_grad ? w->d[0] : 0;
+    const GD_T *p = y;
+    int need_p = 0;
+    if (e->fused_xent) {
+        GD_FN(gd_softmax_xent)(m, O, y, e->sparse ? w->lb : 0, e->sparse ? 0 : w->tb, w->swb,
+                               e->from_logits, scale, dz, w->row_loss, w->hit, nt);
+        for (int32_t j = 0; j < e->n_metrics; j++)
+            if (e->metrics[j] != GD_METRIC_SPARSE_ACC && e->metrics[j] != GD_METRIC_CAT_ACC)
+                need_p = 1;
+        if (need_p) {
+            if (e->skip_last_act) {
+                GD_FN(gd_act_fwd)(m, O, GD_ACT_SOFTMAX, y, w->p, nt);
+                p = w->p;
+            }
+        }
+    } else {
+        GD_FN(gd_loss)(m, O, e->loss, y, w->tb, w->swb, scale, dz, w->row_loss, nt);
+    }
+    for (int32_t j = 0; j < e->n_metrics; j++) {
+        int metric = e->metrics[j];
+        if (e->fused_xent && (metric == GD_METRIC_SPARSE_ACC || metric == GD_METRIC_CAT_ACC))
+            continue; /* from the fused kernel's hits */
+        GD_FN(gd_metric)(m, O, metric, p, w->lb, w->tb, w->row_metric + j * e->max_batch, nt);
+    }
+    GD_PRAGMA(omp single)
+    {
+        double s = 0;
+        for (int64_t i = 0; i < m; i++) s += (double)w->row_loss[i];
+        sums[0] += s;
+        for (int32_t j = 0; j < e->n_metrics; j++) {
+            int metric = e->metrics[j];
+            double sj = 0;
+            if (e->fused_xent && (metric == GD_METRIC_SPARSE_ACC || metric == GD_METRIC_CAT_ACC)) {
+                for (int64_t i = 0; i < m; i++) sj += (double)w->hit[i];
+            } else {
+                const GD_T *rm = w->row_metric + j * e->max_batch;
+                for (int64_t i = 0; i < m; i++) sj += (double)rm[i];
+            }
+            sums[1 + j] += sj;
+        }
+        sums[1 + e->n_metrics] += (double)m;
+    }
+}
+
+/* Backward from dz in w->d[0]: every op's weight gradients into e->grads. */
+static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *x_in,
+                              int64_t m, int nt) {
+    const GD_T *params = (const GD_T *)e->params;
+    GD_T *grads = (GD_T *)e->grads;
+    GD_T *dcur = w->d[0], *dnext = w->d[1];
+    int status = GD_OK;
+    for (int32_t l = e->n_layers - 1; l >= 0; l--) {
+        const gd_layer_t *L = &e->layers[l];
+        const GD_T *in = l == 0 ? x_in : w->y[l - 1];
+        int act = GD_FN(gd_op_act)(e, l, 1);
+        int need_dx = l > 0;
+        if (L->kind == GD_OP_DENSE) {
+            GD_T *db = L->b_off >= 0 ? grads + L->b_off : 0;
+            int s = GD_FN(gd_dense_bwd)(m, L->n_in, L->n_out, in, params + L->w_off, w->y[l],
+                                        dcur, act, need_dx ? dnext : 0, grads + L->w_off, db,
+                                        nt);
+            if (s != GD_OK) status = s;
+        } else if (act != GD_ACT_LINEAR) {
+            if (need_dx) GD_FN(gd_act_bwd)(m, L->n_out, act, w->y[l], dcur, dnext, nt);
+        } else {
+            continue; /* identity: the gradient passes through unchanged */
+        }
+        GD_T *tmp = dcur; dcur = dnext; dnext = tmp;
+    }
+    return status;
+}
+
+static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
+    GD_T *wp = (GD_T *)e->params;
+    const GD_T *g = (const GD_T *)e->grads;
+    if (e->opt == GD_OPT_SGD) {
+        GD_FN(gd_sgd_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T)e->learning_rate,
+                           (GD_T)e->momentum, e->nesterov, nt);
+    } else {
+        double t = (double)(*e->iterations + 1);
+        double alpha = e->learning_rate * sqrt(1.0 - pow(e->beta_2, t)) /
+                       (1.0 - pow(e->beta_1, t));
+        GD_FN(gd_adam_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T *)e->slot1,
+                            e->amsgrad ? (GD_T *)e->slot2 : 0, (GD_T)alpha, (GD_T)e->beta_1,
+                            (GD_T)e->beta_2, (GD_T)e->epsilon, nt);
+    }
+}
+
+int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
+                           int64_t batch, double *sums, int n_threads) {
+    if (batch < 1 || batch > e->max_batch || n_steps < 0 || start < 0 ||
+        e->n_layers < 1 || e->n_layers > GD_ENGINE_MAX_LAYERS)
+        return GD_EINVAL;
+    int64_t end = start + n_steps * batch;
+    if (end > e->n_samples) end = e->n_samples;
+    if (n_steps > 0 && start >= end) return GD_EINVAL;
+    int status = GD_OK;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    GD_PRAGMA(omp parallel num_threads(nt))
+    {
+        GD_FN(gd_ws) w;
+        GD_FN(gd_ws_carve)(e, &w);
+        for (int64_t s = 0; s < n_steps; s++) {
+            int64_t r0 = start + s * batch;
+            if (r0 >= end) break;
+            int64_t m = end - r0 < batch ? end - r0 : batch;
+            const GD_T *y = 0;
+            GD_FN(gd_gather)(e, &w, r0, m, 1);
+            int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, nt, &y);
+            GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
+            int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
+            GD_FN(gd_optimizer_step)(e, nt);
+            if (s1 != GD_OK || s2 != GD_OK) {
+                GD_PRAGMA(omp critical(gd_engine_status))
+                status = s1 != GD_OK ? s1 : s2;
+            }
+            GD_PRAGMA(omp single)
+            *e->iterations += 1;
+        }
+    }
+    return status;
+}
+
+int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
+                          int64_t batch, int with_loss, double *sums, void *out,
+                          int n_threads) {
+    if (batch < 1 || batch > e->max_batch || count < 0 || start < 0 ||
+        start + count > e->n_samples || e->n_layers < 1 ||
+        e->n_layers > GD_ENGINE_MAX_LAYERS)
+        return GD_EINVAL;
+    int status = GD_OK;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    int64_t O = e->n_outputs;
+    GD_PRAGMA(omp parallel num_threads(nt))
+    {
+        GD_FN(gd_ws) w;
+        GD_FN(gd_ws_carve)(e, &w);
+        for (int64_t r0 = start; r0 < start + count; r0 += batch) {
+            int64_t m = start + count - r0 < batch ? start + count - r0 : batch;
+            const GD_T *y = 0;
+            const GD_T *in;
+            if (e->index || with_loss) {
+                GD_FN(gd_gather)(e, &w, r0, m, with_loss);
+                in = w.xb;
+            } else {
+                in = (const GD_T *)e->x + r0 * e->n_features; /* rows in order: no copy */
+            }
+            int s1 = GD_FN(gd_forward)(e, &w, in, m, with_loss, nt, &y);
+            if (with_loss) GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
+            if (out) {
+                GD_T *o = (GD_T *)out + (r0 - start) * O;
+                if (with_loss && e->skip_last_act) {
+                    GD_FN(gd_act_fwd)(m, O, GD_ACT_SOFTMAX, y, o, nt);
+                } else {
+                    GD_PRAGMA(omp for schedule(static))
+                    for (int64_t i = 0; i < m * O; i++) o[i] = y[i];
+                }
+            }
+            if (s1 != GD_OK) {
+                GD_PRAGMA(omp critical(gd_engine_status))
+                status = s1;
+            }
+        }
+    }
+    return status;
+}
+
+#undef GD_CAT2
+#undef GD_CAT
+#undef GD_FN

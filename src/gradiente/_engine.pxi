@@ -1,0 +1,170 @@
+# The native training engine (included by _ckernels.pyx): a model description
+# held in C, runs of steps executed without the GIL.
+
+import numpy as _np
+
+
+# gd_layer_t, field for field (native byte order, C alignment).
+_LAYER_DTYPE = _np.dtype([("kind", "=i4"), ("act", "=i4"), ("n_in", "=i8"), ("n_out", "=i8"),
+                          ("w_off", "=i8"), ("b_off", "=i8")], align=True)
+assert _LAYER_DTYPE.itemsize == sizeof(gd_layer_t)
+
+
+cdef void *_ptr(object arr, bint f64) except? NULL:
+    """The data pointer of a C-contiguous float32/float64 array (NULL when empty)."""
+    cdef float[::1] mf
+    cdef double[::1] md
+    if arr is None:
+        return NULL
+    flat = arr.reshape(-1)
+    if flat.shape[0] == 0:
+        return NULL
+    if f64:
+        md = flat
+        return <void *>&md[0]
+    mf = flat
+    return <void *>&mf[0]
+
+
+cdef class EngineCore:
+    """A compiled plan: C's gd_engine_t plus the arrays it points into.
+
+    Arrays are kept referenced here so their memory outlives every call; they must be
+    C-contiguous and of the engine's dtype (the Python layer guarantees it).
+    """
+    cdef gd_engine_t e
+    cdef bint f64
+    cdef object _refs          # arrays the struct points into (model)
+    cdef object _data_refs     # arrays the struct points into (data)
+    cdef object _layers
+    cdef object _ws
+    cdef object _iws
+    cdef int32_t[::1] _labels_mv
+    cdef int64_t[::1] _index_mv
+    cdef unsigned char[::1] _layers_mv
+    cdef int64_t[::1] _iter_mv
+
+    def __init__(self, layers, int64_t n_features, int64_t n_outputs, dtype,
+                 bint fused_xent, bint skip_last_act, bint from_logits, int loss,
+                 bint sparse, metrics, int opt, bint nesterov, bint amsgrad,
+                 double learning_rate, double momentum, double beta_1, double beta_2,
+                 double epsilon, params, grads, slots, iterations):
+        cdef int i
+        self.f64 = _np.dtype(dtype) == _np.float64
+        if len(metrics) > GD_MAX_METRICS:
+            raise ValueError(f"at most {GD_MAX_METRICS} metrics run in the engine")
+        if len(layers) < 1:
+            raise ValueError("the engine needs at least one layer")
+        records = _np.zeros(len(layers), dtype=_LAYER_DTYPE)
+        for i, rec in enumerate(layers):
+            records[i] = tuple(rec)
+        self._layers = records
+        self._layers_mv = records.view(_np.uint8)
+        self.e.n_layers = <int32_t>records.shape[0]
+        self.e.layers = <const gd_layer_t *>&self._layers_mv[0]
+        self.e.n_features = n_features
+        self.e.n_outputs = n_outputs
+        self.e.fused_xent = fused_xent
+        self.e.skip_last_act = skip_last_act
+        self.e.from_logits = from_logits
+        self.e.loss = loss
+        self.e.sparse = sparse
+        self.e.n_metrics = len(metrics)
+        for i in range(len(metrics)):
+            self.e.metrics[i] = metrics[i]
+        self.e.opt = opt
+        self.e.nesterov = nesterov
+        self.e.amsgrad = amsgrad
+        self.e.learning_rate = learning_rate
+        self.e.momentum = momentum
+        self.e.beta_1 = beta_1
+        self.e.beta_2 = beta_2
+        self.e.epsilon = epsilon
+        self.e.n_params = params.shape[0]
+        slots = list(slots) + [None] * (3 - len(slots))
+        self._refs = (params, grads, slots, iterations)
+        self.e.params = _ptr(params, self.f64)
+        self.e.grads = _ptr(grads, self.f64)
+        self.e.slot0 = _ptr(slots[0], self.f64)
+        self.e.slot1 = _ptr(slots[1], self.f64)
+        self.e.slot2 = _ptr(slots[2], self.f64)
+        self._iter_mv = iterations
+        self.e.iterations = &self._iter_mv[0]
+        self.e.max_batch = 0
+        self.e.n_samples = 0
+
+    def set_learning_rate(self, double lr):
+        self.e.learning_rate = lr
+
+    def set_data(self, x, labels, targets, sample_weight, index):
+        """Point the engine at a data set (arrays kept referenced until replaced).
+
+        x[N, n_features] and targets[N, n_outputs] of the engine's dtype, labels int32[N],
+        sample_weight[N], index int64[*] of rows of x; all C-contiguous.
+        """
+        cdef int64_t n_rows = x.shape[0]
+        if index is not None and index.shape[0] > 0:
+            if index.min() < 0 or index.max() >= n_rows:
+                raise IndexError(f"index holds rows outside [0, {n_rows})")
+        if labels is not None and labels.shape[0] != n_rows:
+            raise ValueError("labels and x differ in length")
+        if labels is not None and labels.shape[0] > 0:
+            if labels.min() < 0 or labels.max() >= self.e.n_outputs:
+                raise ValueError(f"labels outside [0, {self.e.n_outputs})")
+        if targets is not None and targets.shape[0] != n_rows:
+            raise ValueError("targets and x differ in length")
+        if sample_weight is not None and sample_weight.shape[0] != n_rows:
+            raise ValueError("sample_weight and x differ in length")
+        self._data_refs = (x, labels, targets, sample_weight, index)
+        # the positions the engine addresses: through the index, or the rows themselves
+        self.e.n_samples = index.shape[0] if index is not None else n_rows
+        self.e.x = _ptr(x, self.f64)
+        self.e.targets = _ptr(targets, self.f64)
+        self.e.sample_weight = _ptr(sample_weight, self.f64)
+        if labels is not None and labels.shape[0] > 0:
+            self._labels_mv = labels
+            self.e.labels = &self._labels_mv[0]
+        else:
+            self.e.labels = NULL
+        if index is not None and index.shape[0] > 0:
+            self._index_mv = index
+            self.e.index = &self._index_mv[0]
+        else:
+            self.e.index = NULL
+
+    def ensure_workspace(self, int64_t max_batch):
+        """Allocate the workspace for batches of up to max_batch rows (once)."""
+        cdef int64_t n_ws = 0, n_iws = 0
+        cdef int32_t[::1] iws_mv
+        if max_batch <= self.e.max_batch:
+            return
+        gd_engine_workspace(&self.e, max_batch, &n_ws, &n_iws)
+        self._ws = _np.zeros(n_ws + 16, dtype=_np.float64 if self.f64 else _np.float32)
+        self._iws = _np.zeros(max(n_iws, 1), dtype=_np.int32)
+        iws_mv = self._iws
+        self.e.ws = _ptr(self._ws, self.f64)
+        self.e.iws = &iws_mv[0]
+        self.e.max_batch = max_batch
+
+    def train(self, int64_t start, int64_t n_steps, int64_t batch, double[::1] sums,
+              int n_threads):
+        cdef int status
+        with nogil:
+            if self.f64:
+                status = gd_engine_train_f64(&self.e, start, n_steps, batch, &sums[0], n_threads)
+            else:
+                status = gd_engine_train_f32(&self.e, start, n_steps, batch, &sums[0], n_threads)
+        _check(status)
+
+    def eval(self, int64_t start, int64_t count, int64_t batch, bint with_loss,
+             double[::1] sums, out, int n_threads):
+        cdef int status
+        cdef void *op = _ptr(out, self.f64) if out is not None else NULL
+        with nogil:
+            if self.f64:
+                status = gd_engine_eval_f64(&self.e, start, count, batch, with_loss, &sums[0],
+                                            op, n_threads)
+            else:
+                status = gd_engine_eval_f32(&self.e, start, count, batch, with_loss, &sums[0],
+                                            op, n_threads)
+        _check(status)

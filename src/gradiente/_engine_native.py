@@ -1,0 +1,204 @@
+"""The native engine: runs a Plan in C (``gd_engine.c``), a run of steps per call.
+
+Same interface as ``_engine.NumpyEngine`` (``train_steps``, ``evaluate``, ``predict``);
+the plan's flat buffers are shared with the C side, so weights set from Python are
+seen by the next run and the runs' updates are seen by Python, without copies.
+
+Threads pay only above some work per step, and a core taken by another process makes
+every barrier slow; results are bitwise identical for any thread count, so the engine
+measures its step time on the configured thread count and on one thread, keeps the
+faster, and checks again from time to time (:class:`_ThreadChooser`).
+"""
+import time
+
+import numpy as np
+
+from . import _config, _reference
+
+#: plan loss kind (when not fused) -> gd_loss_t
+_LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["cce"],
+             "bce": _reference.LOSSES["bce"], "mse": _reference.LOSSES["mse"],
+             "mae": _reference.LOSSES["mae"]}
+_ACC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy")
+_OP_IDS = {"dense": 0, "act": 1}
+_OPT_IDS = {"sgd": 0, "adam": 1}
+#: rows per engine call in predict and evaluate (lets threads adapt, Ctrl-C land)
+_CHUNK_ROWS = 4096
+
+
+def supports(plan):
+    """Whether the C engine runs this plan (else the NumPy engine runs it on the native
+    kernels)."""
+    if plan.optimizer.kind not in _OPT_IDS:
+        return False
+    if len(plan.metrics) > 8 or not plan.layers or len(plan.layers) > 256:
+        return False
+    for r in plan.layers:
+        if r.kind not in _OP_IDS or r.activation not in _reference.ACTIVATIONS:
+            return False
+        if not getattr(r, "trainable", True):
+            return False
+    return plan.loss.fused or plan.loss.kind in _LOSS_IDS
+
+
+class _ThreadChooser:
+    """Keeps, per kind of call, the thread count with the lowest measured time per unit
+    of work; the other candidate is measured again every ``recheck`` calls."""
+
+    def __init__(self, recheck=25):
+        self.recheck = recheck
+        self.state = {}
+
+    def pick(self, key, n_max):
+        if n_max <= 1:
+            return 1
+        st = self.state.setdefault(key, {"calls": 0, "times": {}})
+        st["calls"] += 1
+        times = st["times"]
+        for cand in (n_max, 1):  # measure each candidate once, the wide one first
+            if cand not in times:
+                return cand
+        best = min(times, key=times.get)
+        if st["calls"] % self.recheck == 0:
+            return 1 if best != 1 else n_max
+        return best
+
+    def record(self, key, n_threads, seconds, units):
+        if units <= 0:
+            return
+        st = self.state.setdefault(key, {"calls": 0, "times": {}})
+        per = seconds / units
+        old = st["times"].get(n_threads)
+        st["times"][n_threads] = per if old is None else 0.5 * (old + per)
+
+
+class NativeEngine:
+    """Runs a Plan with the C engine."""
+
+    def __init__(self, plan):
+        from . import _ckernels
+
+        self.plan = plan
+        loss = plan.loss
+        fused = bool(loss.fused)
+        self._sparse = plan.y_sparse and fused
+        self._onehot_labels = plan.y_sparse and not fused
+        metrics = []
+        for spec in plan.metrics:
+            kind = spec.kind
+            if self._onehot_labels and kind == "sparse_categorical_accuracy":
+                kind = "categorical_accuracy"  # labels become one-hot targets here
+            metrics.append(_reference.METRICS[kind])
+        loss_id = 0
+        if not fused:
+            loss_id = _LOSS_IDS[loss.kind]
+            if loss.kind == "bce" and loss.from_logits:
+                loss_id = _reference.LOSSES["bce_logits"]
+        records = []
+        for r in plan.layers:
+            records.append((_OP_IDS[r.kind], _reference.ACTIVATIONS[r.activation], r.n_in,
+                            r.n_out, r.w_offset, r.b_offset))
+        opt = plan.optimizer
+        slots = self._slot_list(plan)
+        self._core = _ckernels.EngineCore(
+            records, plan.n_in, plan.n_out, plan.dtype, fused,
+            fused and not loss.from_logits, bool(loss.from_logits), loss_id, self._sparse,
+            metrics, _OPT_IDS[opt.kind], bool(opt.nesterov), bool(opt.amsgrad),
+            float(opt.learning_rate), float(opt.momentum), float(opt.beta_1),
+            float(opt.beta_2), float(opt.epsilon), plan.params, plan.grads, slots,
+            plan.iterations)
+        self._opt_key = None
+        self._data_key = None
+        self._threads = _ThreadChooser()
+
+    @staticmethod
+    def _slot_list(plan):
+        slots = plan.slots
+        if plan.optimizer.kind == "sgd":
+            return [slots.get("velocity")]
+        return [slots.get("m"), slots.get("v"), slots.get("vhat")]
+
+    def _sync(self):
+        """Hyperparameters may change between runs (callbacks, schedules)."""
+        opt = self.plan.optimizer
+        self._core.set_learning_rate(float(opt.learning_rate))
+
+    # ---- data
+    def _targets(self, y):
+        plan = self.plan
+        if self._sparse:
+            return np.ascontiguousarray(y, dtype=np.int32), None
+        if self._onehot_labels:
+            labels = np.asarray(y, dtype=np.int64)
+            t = np.zeros((labels.shape[0], plan.n_out), dtype=plan.dtype)
+            t[np.arange(labels.shape[0]), labels] = 1
+            return None, t
+        return None, np.ascontiguousarray(y, dtype=plan.dtype)
+
+    def _set_data(self, x, y, sample_weight, index):
+        # The key holds the caller's arrays themselves (not their ids, which a freed
+        # array hands on): the same arrays as last time need no new pointers.
+        key = (x, y, sample_weight, index)
+        if self._data_key is not None and all(a is b for a, b in zip(key, self._data_key)):
+            return
+        dt = self.plan.dtype
+        x = np.ascontiguousarray(x, dtype=dt).reshape(x.shape[0], -1)
+        labels = targets = None
+        if y is not None:
+            labels, targets = self._targets(y)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dt)
+        # the engine reads rows index[start + i]; bound its positions by the index length
+        self._core.set_data(x, labels, targets, sw, index)
+        self._data_key = key
+
+    # ---- the interface
+    def train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
+        index = np.ascontiguousarray(index, dtype=np.int64)
+        self._set_data(x, y, sample_weight, index)
+        self._core.ensure_workspace(batch_size)
+        self._sync()
+        sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
+        n_max = _config.effective_n_threads(None)
+        key = ("train", batch_size)
+        nt = self._threads.pick(key, n_max)
+        t0 = time.perf_counter()
+        self._core.train(start, n_steps, batch_size, sums, nt)
+        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])
+        return sums
+
+    def _eval(self, x, y, sample_weight, batch_size, with_loss, out):
+        self._set_data(x, y, sample_weight, None)
+        self._core.ensure_workspace(batch_size)
+        sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
+        n = x.shape[0]
+        n_max = _config.effective_n_threads(None)
+        chunk = max(batch_size, _CHUNK_ROWS // batch_size * batch_size)
+        key = ("eval" if with_loss else "predict", batch_size)
+        for lo in range(0, n, chunk):
+            count = min(chunk, n - lo)
+            nt = self._threads.pick(key, n_max)
+            t0 = time.perf_counter()
+            self._core.eval(lo, count, batch_size, with_loss, sums,
+                            None if out is None else out[lo:lo + count], nt)
+            self._threads.record(key, nt, time.perf_counter() - t0, count)
+        return sums
+
+    def release_data(self):
+        """Forget the data arrays (the engine holds them between runs of one fit)."""
+        self._core.set_data(np.zeros((0, self.plan.n_in), self.plan.dtype), None, None,
+                            None, None)
+        self._data_key = None
+
+    def evaluate(self, x, y, sample_weight, batch_size):
+        try:
+            return self._eval(x, y, sample_weight, batch_size, True, None)
+        finally:
+            self.release_data()
+
+    def predict(self, x, batch_size):
+        out = np.empty((x.shape[0], self.plan.n_out), dtype=self.plan.dtype)
+        try:
+            self._eval(x, None, None, batch_size, False, out)
+        finally:
+            self.release_data()
+        return out
