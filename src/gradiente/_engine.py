@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _ops
+from . import _config, _ops
 
 #: layer kinds a plan knows
 KINDS = ("dense", "act")
@@ -371,5 +371,11 @@ class NumpyEngine:
 
 
 def make_engine(plan):
-    """The engine for a plan on the current backend."""
+    """The engine for a plan on the current backend: the C engine where it runs the
+    plan, else the NumPy engine (on the current backend's kernels)."""
+    if _config.get_backend() == "native":
+        from ._engine_native import NativeEngine, supports
+
+        if supports(plan):
+            return NativeEngine(plan)
     return NumpyEngine(plan)

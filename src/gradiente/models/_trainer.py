@@ -182,6 +182,9 @@ class Trainer:
             cbs.on_train_end(logs)
         finally:
             self._in_fit = False
+            release = getattr(engine, "release_data", None)
+            if release is not None:
+                release()  # the engine holds no reference to the data after fit
         self.history = history
         return history
 

@@ -1,0 +1,205 @@
+"""The C engine against the NumPy engine: same plan, same data, same trajectory.
+
+The NumPy engine on the numpy backend is the executable spec of a training step; the
+C engine runs whole runs of steps. They must agree on weights, optimizer state,
+losses, metrics and outputs, for every loss, activation, optimizer and dtype, and the
+C engine must give the same bits on 1, 2 and 3 threads.
+"""
+import numpy as np
+import pytest
+
+import gradiente
+from gradiente import _engine, losses
+from gradiente._engine_native import NativeEngine, _ThreadChooser
+from gradiente.layers import Activation, Dense, Flatten, Input
+from gradiente.models import Sequential
+from gradiente.optimizers import SGD, Adam
+from gradiente.utils import set_random_seed, to_categorical
+
+CASES = {
+    # name: (output units, last activation, extra Activation layer, loss, targets, metrics)
+    "softmax_sparse": (4, "softmax", None, "sparse_categorical_crossentropy", "labels",
+                       ["accuracy"]),
+    "softmax_layer_sparse": (4, None, "softmax", "sparse_categorical_crossentropy", "labels",
+                             ["accuracy", "mse"]),
+    "logits_sparse": (4, None, None, losses.SparseCategoricalCrossentropy(from_logits=True),
+                      "labels", ["accuracy"]),
+    "softmax_cce": (4, "softmax", None, "categorical_crossentropy", "onehot",
+                    ["accuracy", "mae"]),
+    "logits_cce": (4, "tanh", None, losses.CategoricalCrossentropy(from_logits=True), "onehot",
+                   ["accuracy"]),
+    "sigmoid_bce": (1, "sigmoid", None, "binary_crossentropy", "binary", ["accuracy"]),
+    "logits_bce": (2, None, None, losses.BinaryCrossentropy(from_logits=True), "binary",
+                   ["accuracy"]),
+    "mse": (3, "tanh", None, "mse", "regression", ["mae"]),
+    "mae": (3, None, "sigmoid", "mae", "regression", ["mse"]),
+    "sigmoid_sparse_unfused": (4, "sigmoid", None, "sparse_categorical_crossentropy", "labels",
+                               ["accuracy"]),
+}
+
+OPTIMIZERS = {
+    "sgd": lambda: SGD(learning_rate=0.05),
+    "momentum": lambda: SGD(learning_rate=0.05, momentum=0.9),
+    "nesterov": lambda: SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "adam": lambda: Adam(learning_rate=0.01),
+    "amsgrad": lambda: Adam(learning_rate=0.01, amsgrad=True),
+}
+
+
+def _targets(kind, n, rng, units):
+    if kind == "labels":
+        return rng.integers(0, units, n)
+    if kind == "onehot":
+        return to_categorical(rng.integers(0, units, n), units)
+    if kind == "binary":
+        return rng.integers(0, 2, (n, units)).astype(np.float32)
+    return rng.standard_normal((n, units))
+
+
+def _data(case, n=45):
+    units, _, _, _, kind, _ = CASES[case]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, 2, 3))
+    y = _targets(kind, n, rng, units)
+    w = rng.random(n) + 0.5
+    return x, y, w
+
+
+def _model(case, opt, dtype):
+    gradiente.set_floatx(dtype)
+    units, act, extra, loss, _, metrics = CASES[case]
+    set_random_seed(11)
+    stack = [Input(shape=(2, 3)), Flatten(), Dense(6, activation="relu"),
+             Dense(5, activation="tanh"), Dense(units, activation=act)]
+    if extra:
+        stack.append(Activation(extra))
+    model = Sequential(stack)
+    model.compile(optimizer=OPTIMIZERS[opt](), loss=loss, metrics=metrics)
+    return model
+
+
+def _train(backend, case, opt, dtype, sample_weight=False, threads=None):
+    gradiente.set_backend(backend)
+    if threads is not None:
+        gradiente.set_num_threads(threads)
+    x, y, w = _data(case)
+    model = _model(case, opt, dtype)
+    hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0, validation_split=0.2,
+                     sample_weight=w if sample_weight else None)
+    return model, hist, x, y
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_native_engine_matches_numpy_engine_float64(case, opt):
+    m_np, h_np, x, y = _train("numpy", case, opt, "float64")
+    m_c, h_c, _, _ = _train("native", case, opt, "float64")
+    assert isinstance(m_c._engine, NativeEngine)
+    assert isinstance(m_np._engine, _engine.NumpyEngine)
+    for a, b in zip(m_c.get_weights(), m_np.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert h_c.history.keys() == h_np.history.keys()
+    for key in h_np.history:
+        np.testing.assert_allclose(h_c.history[key], h_np.history[key], rtol=1e-6, atol=1e-7,
+                                   err_msg=key)
+    np.testing.assert_allclose(m_c._plan.iterations, m_np._plan.iterations)
+    for name, slot in m_np._plan.slots.items():
+        np.testing.assert_allclose(m_c._plan.slots[name], slot, rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+    gradiente.set_backend("native")
+    p_c = m_c.predict(x, verbose=0)
+    gradiente.set_backend("numpy")
+    p_np = m_np.predict(x, verbose=0)
+    np.testing.assert_allclose(p_c, p_np, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["softmax_sparse", "softmax_cce", "sigmoid_bce", "mse"])
+def test_native_engine_matches_numpy_engine_float32(case):
+    m_np, h_np, _, _ = _train("numpy", case, "adam", "float32", sample_weight=True)
+    m_c, h_c, _, _ = _train("native", case, "adam", "float32", sample_weight=True)
+    for a, b in zip(m_c.get_weights(), m_np.get_weights()):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+    for key in h_np.history:
+        np.testing.assert_allclose(h_c.history[key], h_np.history[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["softmax_sparse", "mae", "logits_bce"])
+def test_sample_weights_native(case):
+    m_np, h_np, x, y = _train("numpy", case, "momentum", "float64", sample_weight=True)
+    m_c, h_c, _, _ = _train("native", case, "momentum", "float64", sample_weight=True)
+    for a, b in zip(m_c.get_weights(), m_np.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    for key in h_np.history:
+        np.testing.assert_allclose(h_c.history[key], h_np.history[key], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ["softmax_sparse", "mse"])
+def test_evaluate_native_matches_numpy(case):
+    m_np, _, x, y = _train("numpy", case, "adam", "float64")
+    gradiente.set_backend("numpy")
+    ev_np = m_np.evaluate(x, y, verbose=0, batch_size=7)
+    m_c, _, _, _ = _train("native", case, "adam", "float64")
+    ev_c = m_c.evaluate(x, y, verbose=0, batch_size=7)
+    np.testing.assert_allclose(ev_c, ev_np, rtol=1e-6)
+
+
+def test_bitwise_identical_across_threads():
+    results = []
+    for threads in (1, 2, 3):
+        model, hist, x, _ = _train("native", "softmax_sparse", "adam", "float32",
+                                   threads=threads)
+        results.append((model.get_weights(), hist.history["loss"], model.predict(x, verbose=0)))
+    for weights, losses_, pred in results[1:]:
+        for a, b in zip(weights, results[0][0]):
+            assert np.array_equal(a, b)
+        assert losses_ == results[0][1]
+        assert np.array_equal(pred, results[0][2])
+
+
+def test_bitwise_identical_across_threads_big_layers():
+    """Large enough that the kernels split their work across the team."""
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 200)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    outs = []
+    for threads in (1, 2, 3):
+        gradiente.set_num_threads(threads)
+        set_random_seed(2)
+        model = Sequential([Input(shape=(200,)), Dense(300, activation="relu"),
+                            Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        outs.append(model.get_weights())
+    for weights in outs[1:]:
+        for a, b in zip(weights, outs[0]):
+            assert np.array_equal(a, b)
+
+
+def test_frozen_layers_fall_back_to_numpy_engine():
+    gradiente.set_backend("native")
+    set_random_seed(1)
+    dense = Dense(4, activation="relu")
+    model = Sequential([Input(shape=(3,)), dense, Dense(2, activation="softmax")])
+    dense.trainable = False
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    before = model.get_weights()[0].copy()
+    model.fit(np.ones((4, 3)), np.array([0, 1, 0, 1]), verbose=0)
+    assert not isinstance(model._engine, NativeEngine)
+    np.testing.assert_array_equal(model.get_weights()[0], before)
+
+
+def test_thread_chooser_prefers_the_faster_count_and_rechecks():
+    tc = _ThreadChooser(recheck=5)
+    key = ("train", 32)
+    first = tc.pick(key, 2)
+    assert first == 2
+    tc.record(key, first, 2.0, 10)
+    second = tc.pick(key, 2)
+    assert second == 1
+    tc.record(key, second, 1.0, 10)
+    picks = [tc.pick(key, 2) for _ in range(8)]
+    assert picks.count(1) >= 6 and 2 in picks  # the slower count is measured again
+    assert tc.pick(("train", 64), 1) == 1
