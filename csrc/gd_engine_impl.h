@@ -189,15 +189,15 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
     return status;
 }
 
-static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
+static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, double lr, int nt) {
     GD_T *wp = (GD_T *)e->params;
     const GD_T *g = (const GD_T *)e->grads;
     if (e->opt == GD_OPT_SGD) {
-        GD_FN(gd_sgd_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T)e->learning_rate,
+        GD_FN(gd_sgd_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T)lr,
                            (GD_T)e->momentum, e->nesterov, nt);
     } else {
         double t = (double)(*e->iterations + 1);
-        double alpha = e->learning_rate * sqrt(1.0 - pow(e->beta_2, t)) /
+        double alpha = lr * sqrt(1.0 - pow(e->beta_2, t)) /
                        (1.0 - pow(e->beta_1, t));
         GD_FN(gd_adam_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T *)e->slot1,
                             e->amsgrad ? (GD_T *)e->slot2 : 0, (GD_T)alpha, (GD_T)e->beta_1,
@@ -228,7 +228,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
-            GD_FN(gd_optimizer_step)(e, nt);
+            GD_FN(gd_optimizer_step)(e, e->lr_steps ? e->lr_steps[s] : e->learning_rate, nt);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;

@@ -104,6 +104,7 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         double beta_1
         double beta_2
         double epsilon
+        const double *lr_steps
         int64_t n_params
         void *params
         void *grads

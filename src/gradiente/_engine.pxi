@@ -43,6 +43,8 @@ cdef class EngineCore:
     cdef int64_t[::1] _index_mv
     cdef unsigned char[::1] _layers_mv
     cdef int64_t[::1] _iter_mv
+    cdef object _lr_steps
+    cdef const double[::1] _lr_mv
 
     def __init__(self, layers, int64_t n_features, int64_t n_outputs, dtype,
                  bint fused_xent, bint skip_last_act, bint from_logits, int loss,
@@ -80,6 +82,8 @@ cdef class EngineCore:
         self.e.beta_1 = beta_1
         self.e.beta_2 = beta_2
         self.e.epsilon = epsilon
+        self.e.lr_steps = NULL
+        self._lr_steps = None
         self.e.n_params = params.shape[0]
         slots = list(slots) + [None] * (3 - len(slots))
         self._refs = (params, grads, slots, iterations)
@@ -95,6 +99,17 @@ cdef class EngineCore:
 
     def set_learning_rate(self, double lr):
         self.e.learning_rate = lr
+
+    def set_lr_steps(self, lr_steps):
+        """The rate of each step of the next train() runs (float64 [>= n_steps],
+        C-contiguous, kept referenced), or None for learning_rate on every step."""
+        if lr_steps is None or lr_steps.shape[0] == 0:
+            self.e.lr_steps = NULL
+            self._lr_steps = None
+            return
+        self._lr_mv = lr_steps
+        self._lr_steps = lr_steps
+        self.e.lr_steps = &self._lr_mv[0]
 
     def set_data(self, x, labels, targets, sample_weight, index):
         """Point the engine at a data set (arrays kept referenced until replaced).
@@ -149,6 +164,9 @@ cdef class EngineCore:
     def train(self, int64_t start, int64_t n_steps, int64_t batch, double[::1] sums,
               int n_threads):
         cdef int status
+        if self._lr_steps is not None and self._lr_steps.shape[0] < n_steps:
+            raise ValueError(f"lr_steps holds {self._lr_steps.shape[0]} rates for "
+                             f"{n_steps} steps")
         with nogil:
             if self.f64:
                 status = gd_engine_train_f64(&self.e, start, n_steps, batch, &sums[0], n_threads)

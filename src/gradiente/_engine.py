@@ -74,7 +74,9 @@ class MetricSpec:
 @dataclass
 class OptimizerSpec:
     """kind 'sgd' (learning_rate, momentum, nesterov) or 'adam' (learning_rate, beta_1,
-    beta_2, epsilon, amsgrad). Adam's bias correction uses ``plan.iterations``."""
+    beta_2, epsilon, amsgrad). Adam's bias correction uses ``plan.iterations``.
+    lr_steps: None (learning_rate on every step) or float64 [>= n_steps], the rate of
+    each step of the next ``train_steps`` run (a schedule, evaluated by the trainer)."""
 
     kind: str
     learning_rate: float
@@ -84,6 +86,7 @@ class OptimizerSpec:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     amsgrad: bool = False
+    lr_steps: object = None
 
 
 @dataclass
@@ -279,21 +282,22 @@ class NumpyEngine:
             if dy is None:
                 break
 
-    def _step(self):
+    def _step(self, s):
         plan = self.plan
         spec = plan.optimizer
+        lr = spec.learning_rate if spec.lr_steps is None else float(spec.lr_steps[s])
         params, grads, slots = plan.params, plan.grads, plan.slots
         saved = [(r, self._w(params, r).copy(), None if r.b_offset < 0
                   else self._b(params, r).copy()) for r in self._frozen]
         if spec.kind == "sgd":
-            w, v = _ops.sgd_step(params, grads, slots["velocity"], spec.learning_rate,
+            w, v = _ops.sgd_step(params, grads, slots["velocity"], lr,
                                  spec.momentum, spec.nesterov)
             params[...] = w
             slots["velocity"][...] = v
             plan.iterations[0] += 1
         elif spec.kind == "adam":
             plan.iterations[0] += 1
-            alpha = _ops.adam_alpha(spec.learning_rate, spec.beta_1, spec.beta_2,
+            alpha = _ops.adam_alpha(lr, spec.beta_1, spec.beta_2,
                                     int(plan.iterations[0]))
             w, m, v, vhat = _ops.adam_step(params, grads, slots["m"], slots["v"], slots["vhat"],
                                            alpha, spec.beta_1, spec.beta_2, spec.epsilon,
@@ -325,6 +329,9 @@ class NumpyEngine:
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
         n = index.shape[0]
         weighted = sample_weight is not None
+        lr_steps = self.plan.optimizer.lr_steps
+        if lr_steps is not None and len(lr_steps) < n_steps:
+            raise ValueError(f"lr_steps holds {len(lr_steps)} rates for {n_steps} steps")
         for s in range(n_steps):
             lo = start + s * batch_size
             hi = min(lo + batch_size, n)
@@ -334,7 +341,7 @@ class NumpyEngine:
             acts = self._forward(ws.x[:m], for_loss=True)
             rows, dout, hits = self._loss(acts[-1], ws, m, weighted)
             self._backward(acts, dout)
-            self._step()
+            self._step(s)
             sums[0] += float(rows.sum(dtype=np.float64))
             self._metrics(acts, ws, m, hits, sums)
             sums[-1] += m

@@ -122,6 +122,9 @@ class NativeEngine:
         """Hyperparameters may change between runs (callbacks, schedules)."""
         opt = self.plan.optimizer
         self._core.set_learning_rate(float(opt.learning_rate))
+        lr_steps = getattr(opt, "lr_steps", None)
+        self._core.set_lr_steps(None if lr_steps is None
+                                else np.ascontiguousarray(lr_steps, dtype=np.float64))
 
     # ---- data
     def _targets(self, y):

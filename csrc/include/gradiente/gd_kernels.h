@@ -312,6 +312,9 @@ typedef struct {
     int32_t opt;              /* gd_opt_t                                            */
     int32_t nesterov, amsgrad;
     double learning_rate, momentum, beta_1, beta_2, epsilon;
+    const double *lr_steps;   /* NULL: learning_rate every step; else the rate of   */
+                              /* step s of a gd_engine_train run is lr_steps[s]     */
+                              /* (n_steps entries, a schedule evaluated by Python)  */
     /* parameters, gradients, optimizer slots: flat T[n_params] arrays */
     int64_t n_params;
     void *params, *grads;

@@ -79,9 +79,12 @@ class Trainer:
             logs[prefix + spec.name] = _f32(sums[1 + j] / n)
         return dict(sorted(logs.items()))
 
-    def _sync_optimizer(self):
+    def _sync_optimizer(self, n_steps):
+        """Copy the optimizer's hyperparameters into the plan before a run of n_steps;
+        a schedule is evaluated for each of the run's steps (``lr_steps``)."""
         plan = self._plan
         spec = self.optimizer._spec()
+        spec.lr_steps = self.optimizer._lr_steps(n_steps)
         plan.optimizer.__dict__.update(spec.__dict__)
 
     def _callbacks(self, callbacks, verbose, params, history=None):
@@ -163,7 +166,7 @@ class Trainer:
                     k = sizer.next(steps - step)
                     if sizer.per_batch:
                         cbs.on_train_batch_begin(step)
-                    self._sync_optimizer()
+                    self._sync_optimizer(k)
                     t0 = time.perf_counter()
                     sums += engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
                     sizer.record(k, time.perf_counter() - t0)
@@ -294,7 +297,7 @@ class Trainer:
         m = x.shape[0]
         if m == 0:
             raise ValueError("train_on_batch(x=...) received no samples.")
-        self._sync_optimizer()
+        self._sync_optimizer(1)
         sums = self._engine.train_steps(x, y, sw, np.arange(m, dtype=np.int64), 0, 1, m)
         return self._batch_result(sums, return_dict)
 
