@@ -2,6 +2,7 @@
 from .adam import Adam  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
 from .sgd import SGD  # noqa: F401
+from . import schedules  # noqa: F401
 
 _BY_NAME = {"sgd": SGD, "adam": Adam}
 
