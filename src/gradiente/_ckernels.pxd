@@ -70,10 +70,10 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
                           double *vhat, double alpha, double beta_1, double beta_2,
                           double epsilon, int n_threads)
 
-    void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
-                       const float *t, float *row_out, int n_threads)
-    void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
-                       const double *t, double *row_out, int n_threads)
+    void gd_metric_f32(int64_t m, int64_t n, int metric, int64_t k, const float *p,
+                       const int32_t *labels, const float *t, float *row_out, int n_threads)
+    void gd_metric_f64(int64_t m, int64_t n, int metric, int64_t k, const double *p,
+                       const int32_t *labels, const double *t, double *row_out, int n_threads)
 
     int GD_MAX_METRICS
     ctypedef struct gd_layer_t:
@@ -96,6 +96,8 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         int32_t sparse
         int32_t n_metrics
         int32_t metrics[8]
+        int32_t metric_k[8]
+        int32_t metric_weighted[8]
         int32_t opt
         int32_t nesterov
         int32_t amsgrad

@@ -72,8 +72,10 @@ cdef class EngineCore:
         self.e.loss = loss
         self.e.sparse = sparse
         self.e.n_metrics = len(metrics)
-        for i in range(len(metrics)):
-            self.e.metrics[i] = metrics[i]
+        for i in range(len(metrics)):  # (gd_metric_t, k, weighted)
+            self.e.metrics[i] = metrics[i][0]
+            self.e.metric_k[i] = metrics[i][1]
+            self.e.metric_weighted[i] = metrics[i][2]
         self.e.opt = opt
         self.e.nesterov = nesterov
         self.e.amsgrad = amsgrad

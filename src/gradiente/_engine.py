@@ -12,15 +12,16 @@ implements too:
 - ``evaluate(x, y, sample_weight, batch_size) -> sums``
 - ``predict(x, batch_size) -> outputs``
 
-``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, n_samples]``
-(metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
-``_ops`` kernels, so it runs on either backend.
+``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, Σ wᵢ, n_samples]``
+(metrics unweighted, as Keras's ``metrics=``, except the ``weighted`` ones of
+``weighted_metrics=``, summed as Σ wᵢ·metricᵢ; wᵢ = 1 without sample weights).
+:class:`NumpyEngine` calls only ``_ops`` kernels, so it runs on either backend.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _config, _ops
+from . import _config, _ops, _reference
 
 #: layer kinds a plan knows
 KINDS = ("dense", "act")
@@ -28,7 +29,8 @@ KINDS = ("dense", "act")
 LOSS_KINDS = ("sparse_cce", "cce", "bce", "mse", "mae")
 #: metric kinds
 METRIC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
-                "mse", "mae")
+                "mse", "mae", "top_k_categorical_accuracy",
+                "sparse_top_k_categorical_accuracy")
 
 
 @dataclass
@@ -65,10 +67,14 @@ class LossSpec:
 
 @dataclass
 class MetricSpec:
-    """name: the logs key ('accuracy', 'mse', ...); kind: one of METRIC_KINDS."""
+    """name: the logs key ('accuracy', 'mse', ...); kind: one of METRIC_KINDS;
+    k: the k of the top-k kinds; weighted: summed times the sample weights (compile's
+    ``weighted_metrics``), and divided by their sum instead of the row count."""
 
     name: str
     kind: str
+    k: int = 5
+    weighted: bool = False
 
 
 @dataclass
@@ -123,8 +129,8 @@ class Plan:
         return self.loss.kind == "sparse_cce"
 
     def n_sums(self):
-        """Length of the sums an engine returns."""
-        return len(self.metrics) + 2
+        """Length of the sums an engine returns: [Σ loss, Σ metrics..., Σ w, rows]."""
+        return len(self.metrics) + 3
 
 
 def fusable(layers, loss):
@@ -222,8 +228,9 @@ class NumpyEngine:
         rows, dout = _ops.loss(out, targets, kind, sample_weight=w)
         return rows, dout, None
 
-    def _metrics(self, acts, ws, m, hits, sums):
+    def _metrics(self, acts, ws, m, hits, sums, weighted):
         plan = self.plan
+        sums[-2] += float(ws.w[:m].sum(dtype=np.float64)) if weighted else m
         if not plan.metrics:
             return
         out = acts[-1]
@@ -237,17 +244,26 @@ class NumpyEngine:
             kind = spec.kind
             if kind in ("sparse_categorical_accuracy", "categorical_accuracy"):
                 if hits is not None:
-                    value = hits.sum()
+                    rows = hits
                 elif plan.y_sparse:
-                    value = np.count_nonzero(out.argmax(axis=1) == y)
+                    rows = out.argmax(axis=1) == y
                 else:
-                    value = np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
+                    rows = out.argmax(axis=1) == y.argmax(axis=1)
             elif kind == "binary_accuracy":
                 t = self._dense_targets(ws, m)
-                value = ((out > 0.5) == (t > 0.5)).mean(axis=1).sum()
+                rows = ((out > 0.5) == (t > 0.5)).mean(axis=1)
+            elif kind in ("top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
+                if plan.y_sparse:
+                    rows = _reference.metric(out, "sparse_top_k_categorical_accuracy",
+                                             labels=y, k=spec.k)
+                else:
+                    rows = _reference.metric(out, "top_k_categorical_accuracy", t=y, k=spec.k)
             else:
-                value = _ops.loss(out, self._dense_targets(ws, m), kind)[0].sum()
-            sums[1 + j] += float(value)
+                rows = _ops.loss(out, self._dense_targets(ws, m), kind)[0]
+            rows = np.asarray(rows, dtype=np.float64)
+            if spec.weighted and weighted:
+                rows = rows * ws.w[:m]
+            sums[1 + j] += float(rows.sum())
 
     def _dense_targets(self, ws, m):
         if not self.plan.y_sparse:
@@ -343,7 +359,7 @@ class NumpyEngine:
             self._backward(acts, dout)
             self._step(s)
             sums[0] += float(rows.sum(dtype=np.float64))
-            self._metrics(acts, ws, m, hits, sums)
+            self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums
 
@@ -363,7 +379,7 @@ class NumpyEngine:
             acts = self._forward(ws.x[:m], for_loss=True)
             rows, _, hits = self._loss(acts[-1], ws, m, weighted)
             sums[0] += float(rows.sum(dtype=np.float64))
-            self._metrics(acts, ws, m, hits, sums)
+            self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums
 

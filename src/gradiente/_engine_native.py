@@ -20,6 +20,8 @@ _LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["c
              "bce": _reference.LOSSES["bce"], "mse": _reference.LOSSES["mse"],
              "mae": _reference.LOSSES["mae"]}
 _ACC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy")
+_SPARSE_TO_DENSE = {"sparse_categorical_accuracy": "categorical_accuracy",
+                    "sparse_top_k_categorical_accuracy": "top_k_categorical_accuracy"}
 _OP_IDS = {"dense": 0, "act": 1}
 _OPT_IDS = {"sgd": 0, "adam": 1}
 #: rows per engine call in predict and evaluate (lets threads adapt, Ctrl-C land)
@@ -86,9 +88,9 @@ class NativeEngine:
         metrics = []
         for spec in plan.metrics:
             kind = spec.kind
-            if self._onehot_labels and kind == "sparse_categorical_accuracy":
-                kind = "categorical_accuracy"  # labels become one-hot targets here
-            metrics.append(_reference.METRICS[kind])
+            if not self._sparse and kind in _SPARSE_TO_DENSE:
+                kind = _SPARSE_TO_DENSE[kind]  # labels become one-hot targets here
+            metrics.append((_reference.METRICS[kind], int(spec.k), int(spec.weighted)))
         loss_id = 0
         if not fused:
             loss_id = _LOSS_IDS[loss.kind]
@@ -166,7 +168,7 @@ class NativeEngine:
         nt = self._threads.pick(key, n_max)
         t0 = time.perf_counter()
         self._core.train(start, n_steps, batch_size, sums, nt)
-        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])
+        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])  # rows
         return sums
 
     def _eval(self, x, y, sample_weight, batch_size, with_loss, out):

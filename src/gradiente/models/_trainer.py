@@ -74,9 +74,10 @@ class Trainer:
 
     def _logs(self, sums, prefix=""):
         n = max(sums[-1], 1.0)
+        total_weight = sums[-2] if sums[-2] != 0 else 1.0
         logs = {prefix + "loss": _f32(sums[0] / n)}
         for j, spec in enumerate(self._plan.metrics):
-            logs[prefix + spec.name] = _f32(sums[1 + j] / n)
+            logs[prefix + spec.name] = _f32(sums[1 + j] / (total_weight if spec.weighted else n))
         return dict(sorted(logs.items()))
 
     def _sync_optimizer(self, n_steps):
