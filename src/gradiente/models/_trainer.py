@@ -163,7 +163,7 @@ class Trainer:
                 index = np.ascontiguousarray(index, dtype=np.int64)
                 sums = np.zeros(self._plan.n_sums())
                 step = 0
-                while step < steps and not (self.stop_training and sizer.per_batch):
+                while step < steps:
                     k = sizer.next(steps - step)
                     if sizer.per_batch:
                         cbs.on_train_batch_begin(step)
@@ -176,6 +176,8 @@ class Trainer:
                     if sizer.per_batch:
                         cbs.on_train_batch_end(step - 1, logs)
                     cbs._on_run_end("train", step, logs)
+                    if self.stop_training:  # set by a callback: end after this run
+                        break
                 logs = self._logs(sums)
                 if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                     vsums = engine.evaluate(val[0], val[1], val[2], val_batch)
