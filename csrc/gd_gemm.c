@@ -1,5 +1,5 @@
 /* Portable GEMM ("generic" variant, baseline flags only): the blocked, packed driver of
- * gd_gemm_tmpl.h on a scalar 4x8 register tile that the compiler may vectorise with
+ * gd_gemm_tmpl.h on a scalar 4x4 register tile that the compiler may vectorise with
  * the baseline ISA. Exported as gd_gemm_{nn,nt,tn}_{f32,f64}_generic; the public names
  * gd_gemm_{nn,nt,tn}_{f32,f64} live in gd_dispatch.c and go through the table. */
 #include "gd_internal.h"
@@ -11,7 +11,7 @@
 #define V_FMA(a, b, c) ((a) * (b) + (c))
 #define V_MUL(a, b) ((a) * (b))
 #define VL 1
-#define NV 8
+#define NV 4
 #define MR 4
 #define KC 256
 #define MC 128

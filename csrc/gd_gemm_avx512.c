@@ -5,6 +5,7 @@
 #include "gd_internal.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+#include "gd_gemm_x86.h"
 
 #define NV 4
 #define MR 6
@@ -12,6 +13,8 @@
 #define MC 144
 
 #define T float
+#define GD_TB 8
+#define GD_TRANSPOSE_BLOCK gd_transpose8x8_f32
 #define V __m512
 #define VL 16
 #define GD_SFX f32_avx512
@@ -24,6 +27,8 @@
 #define V_MUL(a, b) _mm512_mul_ps((a), (b))
 #include "gd_gemm_tmpl.h"
 #undef T
+#undef GD_TB
+#undef GD_TRANSPOSE_BLOCK
 #undef V
 #undef VL
 #undef GD_SFX
@@ -36,6 +41,8 @@
 #undef V_MUL
 
 #define T double
+#define GD_TB 4
+#define GD_TRANSPOSE_BLOCK gd_transpose4x4_f64
 #define V __m512d
 #define VL 8
 #define GD_SFX f64_avx512

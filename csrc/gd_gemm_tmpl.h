@@ -57,20 +57,21 @@
 #define GD_FN(name) GD_CAT(name, GD_SFX)
 #define NR (NV * VL)
 
-/* ---- micro-kernel: C[mr, NR] = alpha * A[mr, kc] · B[kc, NR] + beta * C ---------- */
-/* A element (r, p) is a[r*rsa + p*csa]; B row p is b + p*ldb (NR contiguous elements). */
-static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, int64_t kc,
+/* ---- micro-kernel: C[mr, nv*VL] = alpha * A[mr, kc] · B[kc, nv*VL] + beta * C ------ */
+/* A element (r, p) is a[r*rsa + p*csa]; B row p is b + p*ldb (nv*VL contiguous
+ * elements). mr <= MR and nv <= NV are compile-time constants in each instance. */
+static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, const int nv, int64_t kc,
         const T *restrict a, int64_t rsa, int64_t csa, const T *restrict b, int64_t ldb,
         T *restrict c, int64_t ldc, T alpha, T beta) {
     V acc[MR][NV];
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < NV; v++) acc[r][v] = V_ZERO();
+        for (int v = 0; v < nv; v++) acc[r][v] = V_ZERO();
     for (int64_t p = 0; p < kc; p++) {
         V bv[NV];
-        for (int v = 0; v < NV; v++) bv[v] = V_LOAD(b + v * VL);
+        for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + v * VL);
         for (int r = 0; r < mr; r++) {
             V av = V_BCAST(a[r * rsa]);
-            for (int v = 0; v < NV; v++) acc[r][v] = V_FMA(av, bv[v], acc[r][v]);
+            for (int v = 0; v < nv; v++) acc[r][v] = V_FMA(av, bv[v], acc[r][v]);
         }
         a += csa;
         b += ldb;
@@ -78,17 +79,17 @@ static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, int64_t kc,
     V va = V_BCAST(alpha);
     if (beta == (T)0) {
         for (int r = 0; r < mr; r++)
-            for (int v = 0; v < NV; v++) V_STORE(c + r * ldc + v * VL, V_MUL(va, acc[r][v]));
+            for (int v = 0; v < nv; v++) V_STORE(c + r * ldc + v * VL, V_MUL(va, acc[r][v]));
     } else if (beta == (T)1) {
         for (int r = 0; r < mr; r++)
-            for (int v = 0; v < NV; v++) {
+            for (int v = 0; v < nv; v++) {
                 T *cp = c + r * ldc + v * VL;
                 V_STORE(cp, V_FMA(va, acc[r][v], V_LOAD(cp)));
             }
     } else {
         V vb = V_BCAST(beta);
         for (int r = 0; r < mr; r++)
-            for (int v = 0; v < NV; v++) {
+            for (int v = 0; v < nv; v++) {
                 T *cp = c + r * ldc + v * VL;
                 V_STORE(cp, V_FMA(va, acc[r][v], V_MUL(vb, V_LOAD(cp))));
             }
@@ -98,74 +99,120 @@ static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, int64_t kc,
 typedef void (*GD_FN(gd_ukr_t_))(int64_t, const T *restrict, int64_t, int64_t,
                                  const T *restrict, int64_t, T *restrict, int64_t, T, T);
 
-#define GD_UKR_DEF(R)                                                                    \
-static void GD_FN(gd_ukr##R##_)(int64_t kc, const T *restrict a, int64_t rsa,           \
+#define GD_UKR_DEF(R, N)                                                                 \
+static void GD_FN(gd_ukr##R##_##N##_)(int64_t kc, const T *restrict a, int64_t rsa,     \
         int64_t csa, const T *restrict b, int64_t ldb, T *restrict c, int64_t ldc,       \
         T alpha, T beta) {                                                               \
-    GD_FN(gd_ukr_body_)(R, kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta);                \
+    GD_FN(gd_ukr_body_)(R, N, kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta);             \
 }
-GD_UKR_DEF(1)
-#if MR >= 2
-GD_UKR_DEF(2)
+/* One instance per (rows, registers) pair: NV <= 4 and MR <= 8 are supported. */
+#if NV >= 2
+#define GD_UKR_N2(R) GD_UKR_DEF(R, 2)
+#define GD_UKR_I2(R) , GD_FN(gd_ukr##R##_2_)
+#else
+#define GD_UKR_N2(R)
+#define GD_UKR_I2(R)
 #endif
-#if MR >= 3
-GD_UKR_DEF(3)
+#if NV >= 3
+#define GD_UKR_N3(R) GD_UKR_DEF(R, 3)
+#define GD_UKR_I3(R) , GD_FN(gd_ukr##R##_3_)
+#else
+#define GD_UKR_N3(R)
+#define GD_UKR_I3(R)
 #endif
-#if MR >= 4
-GD_UKR_DEF(4)
+#if NV >= 4
+#define GD_UKR_N4(R) GD_UKR_DEF(R, 4)
+#define GD_UKR_I4(R) , GD_FN(gd_ukr##R##_4_)
+#else
+#define GD_UKR_N4(R)
+#define GD_UKR_I4(R)
 #endif
-#if MR >= 5
-GD_UKR_DEF(5)
-#endif
-#if MR >= 6
-GD_UKR_DEF(6)
-#endif
-#if MR >= 7
-GD_UKR_DEF(7)
-#endif
-#if MR >= 8
-GD_UKR_DEF(8)
-#endif
-#undef GD_UKR_DEF
+#define GD_UKR_ROW(R) GD_UKR_DEF(R, 1) GD_UKR_N2(R) GD_UKR_N3(R) GD_UKR_N4(R)
+#define GD_UKR_INIT(R) {0, GD_FN(gd_ukr##R##_1_) GD_UKR_I2(R) GD_UKR_I3(R) GD_UKR_I4(R)}
 
-static const GD_FN(gd_ukr_t_) GD_FN(gd_ukr_table_)[MR + 1] = {
-    0, GD_FN(gd_ukr1_),
+GD_UKR_ROW(1)
 #if MR >= 2
-    GD_FN(gd_ukr2_),
+GD_UKR_ROW(2)
 #endif
 #if MR >= 3
-    GD_FN(gd_ukr3_),
+GD_UKR_ROW(3)
 #endif
 #if MR >= 4
-    GD_FN(gd_ukr4_),
+GD_UKR_ROW(4)
 #endif
 #if MR >= 5
-    GD_FN(gd_ukr5_),
+GD_UKR_ROW(5)
 #endif
 #if MR >= 6
-    GD_FN(gd_ukr6_),
+GD_UKR_ROW(6)
 #endif
 #if MR >= 7
-    GD_FN(gd_ukr7_),
+GD_UKR_ROW(7)
 #endif
 #if MR >= 8
-    GD_FN(gd_ukr8_),
+GD_UKR_ROW(8)
+#endif
+
+/* gd_ukr_table_[mr][nv]: the kernel for an mr x (nv*VL) tile. */
+static const GD_FN(gd_ukr_t_) GD_FN(gd_ukr_table_)[MR + 1][NV + 1] = {
+    {0}, GD_UKR_INIT(1),
+#if MR >= 2
+    GD_UKR_INIT(2),
+#endif
+#if MR >= 3
+    GD_UKR_INIT(3),
+#endif
+#if MR >= 4
+    GD_UKR_INIT(4),
+#endif
+#if MR >= 5
+    GD_UKR_INIT(5),
+#endif
+#if MR >= 6
+    GD_UKR_INIT(6),
+#endif
+#if MR >= 7
+    GD_UKR_INIT(7),
+#endif
+#if MR >= 8
+    GD_UKR_INIT(8),
 #endif
 };
+#undef GD_UKR_DEF
+#undef GD_UKR_N2
+#undef GD_UKR_N3
+#undef GD_UKR_N4
+#undef GD_UKR_I2
+#undef GD_UKR_I3
+#undef GD_UKR_I4
+#undef GD_UKR_ROW
+#undef GD_UKR_INIT
 
-/* A partial tile (fewer than NR columns): the same kernel on a stack copy of the tile,
- * so each element sees exactly the operations of a full tile. */
+/* A tile written through (rsc, csc) strides, or with fewer than NR columns: the
+ * narrowest kernel that covers it, on C directly when C is row-major and the width is
+ * whole registers, else on a stack copy of the tile. Each element sees exactly the
+ * operations of a full tile. */
 static void GD_FN(gd_ukr_edge_)(int mr, int ncol, int64_t kc, const T *a, int64_t rsa,
-                                int64_t csa, const T *b, int64_t ldb, T *c, int64_t ldc,
-                                T alpha, T beta) {
+                                int64_t csa, const T *b, int64_t ldb, T *c, int64_t rsc,
+                                int64_t csc, T alpha, T beta) {
+    int nv = (ncol + VL - 1) / VL;
+    if (csc == 1 && nv * VL == ncol) {
+        GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, c, rsc, alpha, beta);
+        return;
+    }
     V tv[MR * NV];
     T *t = (T *)tv;
     if (beta != (T)0)
         for (int r = 0; r < mr; r++)
-            for (int j = 0; j < ncol; j++) t[r * NR + j] = c[r * ldc + j];
-    GD_FN(gd_ukr_table_)[mr](kc, a, rsa, csa, b, ldb, t, NR, alpha, beta);
-    for (int r = 0; r < mr; r++)
-        for (int j = 0; j < ncol; j++) c[r * ldc + j] = t[r * NR + j];
+            for (int j = 0; j < ncol; j++) t[r * NR + j] = c[r * rsc + j * csc];
+    GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, t, NR, alpha, beta);
+    if (csc == 1) {
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < ncol; j++) c[r * rsc + j] = t[r * NR + j];
+    } else {
+        for (int j = 0; j < ncol; j++)
+            for (int r = 0; r < mr; r++) c[r * rsc + j * csc] = t[r * NR + j];
+    }
 }
 
 /* ---- packing ------------------------------------------------------------------- */
@@ -186,6 +233,17 @@ static void GD_FN(gd_pack_b_)(int trans, int64_t kc, int64_t nc, const T *b, int
             }
         } else {
             int64_t j = 0;
+#ifdef GD_TRANSPOSE_BLOCK
+            /* TB x TB blocks transposed in registers. */
+            for (; j + GD_TB <= w; j += GD_TB) {
+                const T *s = b + (j0 + j) * ldb;
+                int64_t p = 0;
+                for (; p + GD_TB <= kc; p += GD_TB)
+                    GD_TRANSPOSE_BLOCK(s + p, ldb, dst + p * NR + j, NR);
+                for (; p < kc; p++)
+                    for (int64_t jj = 0; jj < GD_TB; jj++) dst[p * NR + j + jj] = s[jj * ldb + p];
+            }
+#endif
             for (; j + 4 <= w; j += 4) {
                 const T *s0 = b + (j0 + j) * ldb, *s1 = s0 + ldb, *s2 = s1 + ldb,
                         *s3 = s2 + ldb;
@@ -245,67 +303,76 @@ static T *GD_FN(gd_workspace_)(void) {
 }
 
 /* ---- one thread's share: rows [m0, m1) x columns [n0, n1) of C ------------------ */
-/* lay: 0 nn, 1 nt, 2 tn. */
-static int GD_FN(gd_gemm_part_)(int lay, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-                                int64_t k, T alpha, const T *a, int64_t lda, const T *b,
-                                int64_t ldb, T beta, T *c, int64_t ldc) {
+/* ta: A stored [k, m] (else [m, k]); tb: B stored [n, k] (else [k, n]);
+ * ct: C stored transposed, element (i, j) at c[j*ldc + i] (the swapped problem
+ * Cᵀ = op(B)ᵀ·op(A)ᵀ, used when C has few columns). */
+static int GD_FN(gd_gemm_part_)(int ta, int tb, int ct, int64_t m0, int64_t m1, int64_t n0,
+                                int64_t n1, int64_t k, T alpha, const T *a, int64_t lda,
+                                const T *b, int64_t ldb, T beta, T *c, int64_t ldc) {
     int64_t mp = m1 - m0, np = n1 - n0;
     if (mp <= 0 || np <= 0) return GD_OK;
     /* Packing pays when a block is reused enough; it never changes the arithmetic. */
-    int pack_b = (lay == 1) || (mp >= GD_PACK_B_MIN_ROWS);
+    int pack_b = tb || (mp >= GD_PACK_B_MIN_ROWS);
     int pack_a = (np >= GD_PACK_A_MIN_COLS) && (mp >= 2 * MR);
     int need_ws = pack_a || pack_b || (np % NR != 0);
     T *ws = need_ws ? GD_FN(gd_workspace_)() : 0;
     if (need_ws && !ws) return GD_ENOMEM;
     T *wa = ws, *wb = ws ? ws + (int64_t)MC * KC : 0;
     T *wt = ws ? wb + (int64_t)KC * NC : 0;
+    /* Row tiles: MR, or 4 when that splits a short block evenly (32 rows: 8 x 4
+     * instead of 5 x 6 + 2); packed A panels keep MR. */
+    int64_t mstep =
+        (!pack_a && MR > 4 && mp <= 16 * MR && mp % MR != 0 && mp % 4 == 0) ? 4 : MR;
+    int64_t rsc = ct ? 1 : ldc, csc = ct ? ldc : 1; /* C element (i, j) at i*rsc + j*csc */
 
     for (int64_t jc = n0; jc < n1; jc += NC) {
         int64_t nc = n1 - jc < NC ? n1 - jc : NC;
-        int64_t nfull = (nc / NR) * NR; /* columns in full panels */
+        int64_t nfull = ct ? 0 : (nc / NR) * NR; /* columns the kernel writes directly */
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             T bet = pc == 0 ? beta : (T)1;
+            int64_t nfb = (nc / NR) * NR; /* columns in full panels of B */
             if (pack_b) {
-                const T *bs = lay == 1 ? b + jc * ldb + pc : b + pc * ldb + jc;
-                GD_FN(gd_pack_b_)(lay == 1, kc, nc, bs, ldb, wb);
-            } else if (nfull < nc) {
-                GD_FN(gd_pack_b_)(0, kc, nc - nfull, b + pc * ldb + jc + nfull, ldb, wt);
+                const T *bs = tb ? b + jc * ldb + pc : b + pc * ldb + jc;
+                GD_FN(gd_pack_b_)(tb, kc, nc, bs, ldb, wb);
+            } else if (nfb < nc) {
+                GD_FN(gd_pack_b_)(0, kc, nc - nfb, b + pc * ldb + jc + nfb, ldb, wt);
             }
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 int64_t mc = m1 - ic < MC ? m1 - ic : MC;
                 if (pack_a) {
-                    const T *as = lay == 2 ? a + pc * lda + ic : a + ic * lda + pc;
-                    GD_FN(gd_pack_a_)(lay == 2, mc, kc, as, lda, wa);
+                    const T *as = ta ? a + pc * lda + ic : a + ic * lda + pc;
+                    GD_FN(gd_pack_a_)(ta, mc, kc, as, lda, wa);
                 }
-                for (int64_t ir = 0; ir < mc; ir += MR) {
-                    int mr = (int)(mc - ir < MR ? mc - ir : MR);
+                for (int64_t ir = 0; ir < mc; ir += mstep) {
+                    int mr = (int)(mc - ir < mstep ? mc - ir : mstep);
                     const T *ap;
                     int64_t rsa, csa;
                     if (pack_a) {
                         ap = wa + ir * kc; rsa = 1; csa = MR;
-                    } else if (lay == 2) {
+                    } else if (ta) {
                         ap = a + pc * lda + ic + ir; rsa = 1; csa = lda;
                     } else {
                         ap = a + (ic + ir) * lda + pc; rsa = lda; csa = 1;
                     }
-                    GD_FN(gd_ukr_t_) ukr = GD_FN(gd_ukr_table_)[mr];
-                    T *crow = c + (ic + ir) * ldc + jc;
+                    T *crow = c + (ic + ir) * rsc + jc * csc;
                     for (int64_t jr = 0; jr < nc; jr += NR) {
                         const T *bp;
                         int64_t ldbp;
                         if (pack_b) {
                             bp = wb + (jr / NR) * kc * NR; ldbp = NR;
-                        } else if (jr < nfull) {
+                        } else if (jr < nfb) {
                             bp = b + pc * ldb + jc + jr; ldbp = ldb;
                         } else {
                             bp = wt; ldbp = NR;
                         }
                         if (jr < nfull)
-                            ukr(kc, ap, rsa, csa, bp, ldbp, crow + jr, ldc, alpha, bet);
+                            GD_FN(gd_ukr_table_)[mr][NV](kc, ap, rsa, csa, bp, ldbp, crow + jr,
+                                                         ldc, alpha, bet);
                         else
-                            GD_FN(gd_ukr_edge_)(mr, (int)(nc - jr), kc, ap, rsa, csa, bp,
-                                                ldbp, crow + jr, ldc, alpha, bet);
+                            GD_FN(gd_ukr_edge_)(mr, (int)(nc - jr < NR ? nc - jr : NR), kc,
+                                                ap, rsa, csa, bp, ldbp, crow + jr * csc,
+                                                rsc, csc, alpha, bet);
                     }
                 }
             }
@@ -333,16 +400,27 @@ static int GD_FN(gd_gemm_share_)(int lay, int64_t m, int64_t n, int64_t k, T alp
         GD_FN(gd_scale_c_)(lo, hi, n, beta, c, ldc);
         return GD_OK;
     }
-    int64_t rt = (m + MR - 1) / MR, ct = (n + NR - 1) / NR;
+    int ta = lay == 2, tb = lay == 1, swap = 0;
+    if (2 * n <= NR && m >= 2 * n) {
+        /* Few columns: compute Cᵀ = op(B)ᵀ·op(A)ᵀ so that m fills the registers.
+         * op(B)ᵀ stored as B is transposed unless B was [n, k]; op(A)ᵀ likewise. */
+        const T *tp = a; int64_t tl = lda, ti = m;
+        a = b; lda = ldb; b = tp; ldb = tl; m = n; n = ti;
+        int tat = ta;
+        ta = !tb; tb = !tat;
+        swap = 1;
+    }
+    int64_t rt = (m + MR - 1) / MR, cpn = (n + NR - 1) / NR;
     int64_t row_cost = ((rt + nt - 1) / nt) * MR * n;
-    int64_t col_cost = ((ct + nt - 1) / nt) * NR * m;
+    int64_t col_cost = ((cpn + nt - 1) / nt) * NR * m;
     if (row_cost <= col_cost) {
         gd_static_range(m, MR, tid, nt, &lo, &hi);
-        return GD_FN(gd_gemm_part_)(lay, lo, hi, 0, n, k, alpha, a, lda, b, ldb, beta, c,
-                                    ldc);
+        return GD_FN(gd_gemm_part_)(ta, tb, swap, lo, hi, 0, n, k, alpha, a, lda, b, ldb,
+                                    beta, c, ldc);
     }
     gd_static_range(n, NR, tid, nt, &lo, &hi);
-    return GD_FN(gd_gemm_part_)(lay, 0, m, lo, hi, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return GD_FN(gd_gemm_part_)(ta, tb, swap, 0, m, lo, hi, k, alpha, a, lda, b, ldb, beta,
+                                c, ldc);
 }
 
 /* Outside a parallel region: open one above the threshold. Inside one: every thread
