@@ -60,40 +60,61 @@
 /* ---- micro-kernel: C[mr, nv*VL] = alpha * A[mr, kc] · B[kc, nv*VL] + beta * C ------ */
 /* A element (r, p) is a[r*rsa + p*csa]; B row p is b + p*ldb (nv*VL contiguous
  * elements). mr <= MR and nv <= NV are compile-time constants in each instance. */
+#ifndef GD_UKR_HELPERS
+#define GD_UKR_HELPERS
+/* The register tile as named variables (an array of 24 vector registers is too large
+ * for GCC's scalar replacement and would live in memory): GD_TILE(X) applies X(r, v)
+ * to every (row, register) pair up to 8 x 4; pairs beyond (mr, nv) are dead code. */
+#define GD_TILE(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3) X(6, 0) X(6, 1) X(6, 2) X(6, 3) X(7, 0) X(7, 1) X(7, 2) X(7, 3)
+#define GD_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GD_COLS(X) X(0) X(1) X(2) X(3)
+#endif
+
 static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, const int nv, int64_t kc,
         const T *restrict a, int64_t rsa, int64_t csa, const T *restrict b, int64_t ldb,
         T *restrict c, int64_t ldc, T alpha, T beta) {
-    V acc[MR][NV];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = V_ZERO();
-    for (int64_t p = 0; p < kc; p++) {
-        V bv[NV];
-        for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + v * VL);
-        for (int r = 0; r < mr; r++) {
-            V av = V_BCAST(a[r * rsa]);
-            for (int v = 0; v < nv; v++) acc[r][v] = V_FMA(av, bv[v], acc[r][v]);
-        }
+#define GD_DECL(r, v) V c##r##v = V_ZERO();
+    GD_TILE(GD_DECL)
+#undef GD_DECL
+    /* The first step initialises the tile (a*b, the value of fma(a, b, 0)); kc >= 1.
+     * Row by row: one broadcast, then its nv fused multiply-adds. */
+#define GD_LB(v) V b##v = (v) < nv ? V_LOAD(b + (v) * VL) : V_ZERO();
+#define GD_F0(r, v) if ((v) < nv) c##r##v = V_MUL(ar, b##v);
+#define GD_F1(r, v) if ((v) < nv) c##r##v = V_FMA(ar, b##v, c##r##v);
+#define GD_R0(r) if ((r) < mr) { V ar = V_BCAST(a[(r) * rsa]); \
+                                 GD_F0(r, 0) GD_F0(r, 1) GD_F0(r, 2) GD_F0(r, 3) }
+#define GD_R1(r) if ((r) < mr) { V ar = V_BCAST(a[(r) * rsa]); \
+                                 GD_F1(r, 0) GD_F1(r, 1) GD_F1(r, 2) GD_F1(r, 3) }
+    {
+        GD_COLS(GD_LB)
+        GD_ROWS(GD_R0)
         a += csa;
         b += ldb;
     }
-    V va = V_BCAST(alpha);
-    if (beta == (T)0) {
-        for (int r = 0; r < mr; r++)
-            for (int v = 0; v < nv; v++) V_STORE(c + r * ldc + v * VL, V_MUL(va, acc[r][v]));
-    } else if (beta == (T)1) {
-        for (int r = 0; r < mr; r++)
-            for (int v = 0; v < nv; v++) {
-                T *cp = c + r * ldc + v * VL;
-                V_STORE(cp, V_FMA(va, acc[r][v], V_LOAD(cp)));
-            }
-    } else {
-        V vb = V_BCAST(beta);
-        for (int r = 0; r < mr; r++)
-            for (int v = 0; v < nv; v++) {
-                T *cp = c + r * ldc + v * VL;
-                V_STORE(cp, V_FMA(va, acc[r][v], V_MUL(vb, V_LOAD(cp))));
-            }
+    for (int64_t p = 1; p < kc; p++) {
+        GD_COLS(GD_LB)
+        GD_ROWS(GD_R1)
+        a += csa;
+        b += ldb;
     }
+#undef GD_LB
+#undef GD_F0
+#undef GD_F1
+#undef GD_R0
+#undef GD_R1
+    /* C = alpha*acc, then C = beta*C_old + (alpha*acc) in one rounding; C is read
+     * only when beta != 0. */
+    V va = V_BCAST(alpha), vb = V_BCAST(beta);
+    const int rd = beta != (T)0;
+#define GD_OUT(r, v)                                                                     \
+    if ((r) < mr && (v) < nv) {                                                          \
+        T *cp = c + (r) * ldc + (v) * VL;                                                \
+        V x = V_MUL(va, c##r##v);                                                        \
+        if (rd) x = V_FMA(vb, V_LOAD(cp), x);                                            \
+        V_STORE(cp, x);                                                                  \
+    }
+    GD_TILE(GD_OUT)
+#undef GD_OUT
 }
 
 typedef void (*GD_FN(gd_ukr_t_))(int64_t, const T *restrict, int64_t, int64_t,
@@ -217,19 +238,25 @@ static void GD_FN(gd_ukr_edge_)(int mr, int ncol, int64_t kc, const T *a, int64_
 
 /* ---- packing ------------------------------------------------------------------- */
 
-/* B block (kc rows of op(B), columns j0..j0+nc) into NR-column panels, zero-padded:
- * panel q holds element (p, j) at dst[q*kc*NR + p*NR + j]. trans: B stored [n, k]. */
+/* Leading dimension of a packed B panel w columns wide: NR, or w rounded up to whole
+ * registers for the last, partial panel (the kernel reads no further). */
+#define GD_PANEL_LD(w) ((w) >= NR ? (int64_t)NR : (((int64_t)(w) + VL - 1) / VL) * VL)
+
+/* B block (kc rows of op(B), columns j0..j0+nc) into NR-column panels, zero-padded to
+ * whole registers: panel q starts at dst + q*kc*NR and holds element (p, j) at
+ * [p*ld + j], ld = GD_PANEL_LD(its width). trans: B stored [n, k]. */
 static void GD_FN(gd_pack_b_)(int trans, int64_t kc, int64_t nc, const T *b, int64_t ldb,
                               T *restrict dst) {
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
         int64_t w = nc - j0 < NR ? nc - j0 : NR;
+        int64_t ld = GD_PANEL_LD(w);
         if (!trans) {
             for (int64_t p = 0; p < kc; p++) {
                 const T *src = b + p * ldb + j0;
-                T *d = dst + p * NR;
+                T *d = dst + p * ld;
                 int64_t j = 0;
                 for (; j < w; j++) d[j] = src[j];
-                for (; j < NR; j++) d[j] = 0;
+                for (; j < ld; j++) d[j] = 0;
             }
         } else {
             int64_t j = 0;
@@ -239,9 +266,9 @@ static void GD_FN(gd_pack_b_)(int trans, int64_t kc, int64_t nc, const T *b, int
                 const T *s = b + (j0 + j) * ldb;
                 int64_t p = 0;
                 for (; p + GD_TB <= kc; p += GD_TB)
-                    GD_TRANSPOSE_BLOCK(s + p, ldb, dst + p * NR + j, NR);
+                    GD_TRANSPOSE_BLOCK(s + p, ldb, dst + p * ld + j, ld);
                 for (; p < kc; p++)
-                    for (int64_t jj = 0; jj < GD_TB; jj++) dst[p * NR + j + jj] = s[jj * ldb + p];
+                    for (int64_t jj = 0; jj < GD_TB; jj++) dst[p * ld + j + jj] = s[jj * ldb + p];
             }
 #endif
             for (; j + 4 <= w; j += 4) {
@@ -249,19 +276,19 @@ static void GD_FN(gd_pack_b_)(int trans, int64_t kc, int64_t nc, const T *b, int
                         *s3 = s2 + ldb;
                 T *d = dst + j;
                 for (int64_t p = 0; p < kc; p++) {
-                    d[p * NR + 0] = s0[p];
-                    d[p * NR + 1] = s1[p];
-                    d[p * NR + 2] = s2[p];
-                    d[p * NR + 3] = s3[p];
+                    d[p * ld + 0] = s0[p];
+                    d[p * ld + 1] = s1[p];
+                    d[p * ld + 2] = s2[p];
+                    d[p * ld + 3] = s3[p];
                 }
             }
             for (; j < w; j++) {
                 const T *s = b + (j0 + j) * ldb;
-                for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = s[p];
+                for (int64_t p = 0; p < kc; p++) dst[p * ld + j] = s[p];
             }
-            if (w < NR)
+            if (w < ld)
                 for (int64_t p = 0; p < kc; p++)
-                    for (int64_t jj = w; jj < NR; jj++) dst[p * NR + jj] = 0;
+                    for (int64_t jj = w; jj < ld; jj++) dst[p * ld + jj] = 0;
         }
         dst += kc * NR;
     }
@@ -360,11 +387,11 @@ static int GD_FN(gd_gemm_part_)(int ta, int tb, int ct, int64_t m0, int64_t m1, 
                         const T *bp;
                         int64_t ldbp;
                         if (pack_b) {
-                            bp = wb + (jr / NR) * kc * NR; ldbp = NR;
+                            bp = wb + (jr / NR) * kc * NR; ldbp = GD_PANEL_LD(nc - jr);
                         } else if (jr < nfb) {
                             bp = b + pc * ldb + jc + jr; ldbp = ldb;
                         } else {
-                            bp = wt; ldbp = NR;
+                            bp = wt; ldbp = GD_PANEL_LD(nc - jr);
                         }
                         if (jr < nfull)
                             GD_FN(gd_ukr_table_)[mr][NV](kc, ap, rsa, csa, bp, ldbp, crow + jr,
@@ -469,5 +496,6 @@ int GD_CAT(gd_gemm_tn_, GD_SFX)(int64_t m, int64_t n, int64_t k, T alpha, const 
 }
 
 #undef GD_WS_ELEMS
+#undef GD_PANEL_LD
 #undef NR
 #undef GD_FN
