@@ -43,6 +43,10 @@ SHAPES = [
 QUICK = {"2048^3", "mnist b32 fwd", "mnist b32 dW", "mnist b32 dX"}
 
 TARGET_SECONDS = 0.01  # one measurement loops calls for about this long
+# Idle threads of either library spin for a while after a call (OpenBLAS's for up to
+# ~2^28 cycles, libgomp's for GOMP_SPINCOUNT) and would steal the cores from the other
+# side's next measurement: with several threads, pause before switching sides.
+SETTLE_SECONDS = 0.12
 
 
 def operands(layout, m, k, n, dtype=np.float32, seed=0):
@@ -164,8 +168,11 @@ def main(argv=None):
                     ours = loop_timer(lambda: ck.gemm(a, b, c, ta, tb, 1.0, 0.0, nthreads))
                     key = (layout, m, k, n, nthreads)
                     t_ours, t_np = [], []
+                    settle = SETTLE_SECONDS if nthreads > 1 else 0.0
                     for _ in range(args.reps):
+                        time.sleep(settle)
                         t_ours.append(ours())
+                        time.sleep(settle)
                         t_np.append(worker.measure(key))
                     mo, mn = float(np.median(t_ours)), float(np.median(t_np))
                     flops = 2.0 * m * n * k
