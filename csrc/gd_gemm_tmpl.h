@@ -458,25 +458,30 @@ static int GD_FN(gd_gemm_run_)(int lay, int64_t m, int64_t n, int64_t k, T alpha
     if (m <= 0 || n <= 0) return GD_OK;
     int fork = gd_fork_threads(n_threads, 2.0 * (double)m * (double)n * (double)k,
                                GD_GEMM_MIN_PAR_FLOPS);
+#ifdef _OPENMP
     if (fork == 0) {
         int st = GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                                       GD_THREAD_ID(), GD_TEAM_SIZE());
+                                       omp_get_thread_num(), omp_get_num_threads());
         GD_PRAGMA(omp barrier)
         return st;
     }
-    if (fork == 1)
-        return GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 1);
-    int status = GD_OK;
-    GD_PRAGMA(omp parallel num_threads(fork))
-    {
-        int st = GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                                       GD_THREAD_ID(), GD_TEAM_SIZE());
-        if (st != GD_OK) {
-            GD_PRAGMA(omp critical(gd_gemm_status))
-            status = st;
+    if (fork > 1) {
+        int status = GD_OK;
+        GD_PRAGMA(omp parallel num_threads(fork))
+        {
+            int st = GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                           ldc, omp_get_thread_num(), omp_get_num_threads());
+            if (st != GD_OK) {
+                GD_PRAGMA(omp critical(gd_gemm_status))
+                status = st;
+            }
         }
+        return status;
     }
-    return status;
+#else
+    (void)fork;
+#endif
+    return GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 1);
 }
 
 int GD_CAT(gd_gemm_nn_, GD_SFX)(int64_t m, int64_t n, int64_t k, T alpha, const T *a,
