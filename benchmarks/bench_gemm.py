@@ -6,8 +6,8 @@
 NumPy runs in a subprocess whose environment has OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 removed (they are set on some machines and slow OpenBLAS down); its BLAS threads are set
 with threadpoolctl. Each figure is the median of --reps measurements taken alternately
-(ours, numpy, ours, numpy, ...); a measurement times a loop of calls long enough to be
-readable. The ratio is numpy_time / our_time (> 1: gradiente is faster).
+(ours, numpy, ours, numpy, ...); a measurement is the median call time of a loop of
+calls about 10 ms long. The ratio is numpy_time / our_time (> 1: gradiente is faster).
 """
 import argparse
 import json
@@ -58,7 +58,9 @@ def operands(layout, m, k, n, dtype=np.float32, seed=0):
 
 
 def loop_timer(fn):
-    """A function measuring fn once: seconds per call over a loop of calls."""
+    """A function measuring fn once: the median time of the calls in a loop about
+    TARGET_SECONDS long (the median keeps a call preempted by another process on a
+    shared machine from dominating the figure)."""
     fn()
     t0 = time.perf_counter()
     fn()
@@ -66,10 +68,13 @@ def loop_timer(fn):
     inner = max(1, min(10000, int(TARGET_SECONDS / one)))
 
     def measure():
-        t = time.perf_counter()
+        times = []
         for _ in range(inner):
+            t = time.perf_counter()
             fn()
-        return (time.perf_counter() - t) / inner
+            times.append(time.perf_counter() - t)
+        times.sort()
+        return times[len(times) // 2]
 
     return measure
 

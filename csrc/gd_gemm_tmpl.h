@@ -11,21 +11,33 @@
  *   V_ZERO()  V_LOAD(p)  V_STORE(p, v)  V_BCAST(x)  V_FMA(a, b, c) = a*b + c (fused
  *   where the ISA has it)  V_MUL(a, b)
  *
- * Algorithm (per thread, on its own block of C):
+ * Algorithm (per thread, on its own block of C; no synchronisation inside):
+ *   C with few columns (2n <= NR, m >= 2n) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ, written
+ *   back through strides, so that the long dimension fills the registers;
  *   for jc over n by NC, pc over k by KC:
- *       B block kc×nc: packed into NR-column panels (nt always; nn/tn when it is
- *       reused by enough row tiles), otherwise read in place (rows are contiguous
- *       along n for nn and tn); a partial last panel is always packed, zero-padded;
+ *       B block kc×nc: packed into NR-column panels (Bᵀ always, with in-register
+ *       transposes where the ISA file provides them; B when it is reused by enough
+ *       row tiles), otherwise read in place (its rows are contiguous along n); a
+ *       partial last panel is always packed, zero-padded to whole registers;
  *       for ic over m by MC: A block mc×kc packed into MR-row panels when it is reused
  *           by enough column panels, otherwise broadcast in place through (rs, cs)
- *           strides; for ir by MR, jr by NR: the micro-kernel.
- * Every element of C is one chain of fused multiply-adds over p = 0..k-1 inside each
- * KC block, blocks added in order: the per-element operations depend only on the
- * shape (KC is fixed), never on how rows or columns are split across threads.
+ *           strides; for ir by MR (or 4), jr by NR: the micro-kernel, the narrowest
+ *           one (nv registers) for a partial panel.
+ * Numerics: every element of C is one chain of fused multiply-adds over p inside each
+ * KC block, in increasing p, blocks added in order, then C = fma(beta, C, alpha*acc).
+ * The chain depends only on the shape (KC is fixed), never on the tile that holds
+ * the element, on packing, or on how rows or columns are split across threads.
+ *
+ * Threads: outside a parallel region a call above GD_GEMM_MIN_PAR_FLOPS opens one;
+ * inside one, every thread of the team must make the same call: each takes its block
+ * (gd_static_range over row tiles, or column panels when that balances better), then
+ * all meet at one barrier. Workspace: one grow-once, 64-byte aligned buffer per OS
+ * thread (and per ISA and dtype), so concurrent callers never share packing space.
  */
 
 #ifndef GD_GEMM_TMPL_ONCE
 #define GD_GEMM_TMPL_ONCE
+#include <pthread.h>
 #include <stdlib.h>
 #include "gd_internal.h"
 #if defined(__GNUC__) || defined(__clang__)
@@ -36,7 +48,8 @@
 #define GD_THREAD_LOCAL __declspec(thread)
 #endif
 /* Work (2·m·n·k flops) below which a call outside a parallel region runs on one
- * thread (measured: benchmarks/bench_gemm.py). */
+ * thread. Measured on the 2-core AVX-512 dev machine: 2 threads are 3x slower than 1
+ * at 2.6e5 and 5.2e5 flops (fork/join costs ~5 µs there) and start to win near 1e6. */
 #ifndef GD_GEMM_MIN_PAR_FLOPS
 #define GD_GEMM_MIN_PAR_FLOPS 1.0e6
 #endif
@@ -65,7 +78,11 @@
 /* The register tile as named variables (an array of 24 vector registers is too large
  * for GCC's scalar replacement and would live in memory): GD_TILE(X) applies X(r, v)
  * to every (row, register) pair up to 8 x 4; pairs beyond (mr, nv) are dead code. */
-#define GD_TILE(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3) X(6, 0) X(6, 1) X(6, 2) X(6, 3) X(7, 0) X(7, 1) X(7, 2) X(7, 3)
+#define GD_TILE(X)                                                                       \
+    X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3)                      \
+    X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3)                      \
+    X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)                      \
+    X(6, 0) X(6, 1) X(6, 2) X(6, 3) X(7, 0) X(7, 1) X(7, 2) X(7, 3)
 #define GD_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define GD_COLS(X) X(0) X(1) X(2) X(3)
 #endif
@@ -317,7 +334,16 @@ static void GD_FN(gd_pack_a_)(int trans, int64_t mc, int64_t kc, const T *a, int
 }
 
 /* ---- per-thread workspace: grown once, 64-byte aligned, reused ----------------- */
+/* One buffer per OS thread, allocated on its first packed call and kept: two Python
+ * threads calling GEMM at once never share packing space, and the hot path never
+ * allocates. A thread-specific key frees the buffer when its thread exits. */
 static GD_THREAD_LOCAL T *GD_FN(gd_ws_) = 0;
+static pthread_key_t GD_FN(gd_ws_key_);
+static pthread_once_t GD_FN(gd_ws_once_) = PTHREAD_ONCE_INIT;
+static int GD_FN(gd_ws_key_ok_) = 0;
+static void GD_FN(gd_ws_key_init_)(void) {
+    GD_FN(gd_ws_key_ok_) = pthread_key_create(&GD_FN(gd_ws_key_), free) == 0;
+}
 #define GD_WS_ELEMS ((int64_t)MC * KC + (int64_t)KC * NC + (int64_t)KC * NR)
 
 static T *GD_FN(gd_workspace_)(void) {
@@ -325,6 +351,8 @@ static T *GD_FN(gd_workspace_)(void) {
         void *p = 0;
         if (posix_memalign(&p, 64, (size_t)GD_WS_ELEMS * sizeof(T)) != 0) return 0;
         GD_FN(gd_ws_) = (T *)p;
+        pthread_once(&GD_FN(gd_ws_once_), GD_FN(gd_ws_key_init_));
+        if (GD_FN(gd_ws_key_ok_)) pthread_setspecific(GD_FN(gd_ws_key_), p);
     }
     return GD_FN(gd_ws_);
 }
@@ -340,7 +368,7 @@ static int GD_FN(gd_gemm_part_)(int ta, int tb, int ct, int64_t m0, int64_t m1, 
     if (mp <= 0 || np <= 0) return GD_OK;
     /* Packing pays when a block is reused enough; it never changes the arithmetic. */
     int pack_b = tb || (mp >= GD_PACK_B_MIN_ROWS);
-    int pack_a = (np >= GD_PACK_A_MIN_COLS) && (mp >= 2 * MR);
+    int pack_a = (np >= GD_PACK_A_MIN_COLS) && (mp > 16 * MR);
     int need_ws = pack_a || pack_b || (np % NR != 0);
     T *ws = need_ws ? GD_FN(gd_workspace_)() : 0;
     if (need_ws && !ws) return GD_ENOMEM;
