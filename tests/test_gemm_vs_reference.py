@@ -125,3 +125,30 @@ def test_isas_agree_within_tolerance():
             assert_close(_run("nn", a, b, c0, 1.0, 0.0, 2), expected, np.float64, k=90)
     finally:
         _config.set_isa(_config.available_isas()[-1])
+
+
+def test_concurrent_python_threads(isa):
+    # Two OS threads calling GEMM at once (the wrapper releases the GIL) each pack into
+    # their own workspace: every result is the single-caller result, bit for bit.
+    import threading
+
+    jobs = []
+    for i, layout in enumerate(["nn", "nt", "tn", "nn"]):
+        a, b, c0 = _operands(layout, 150, 300, 200, np.float32, 20 + i)
+        jobs.append((layout, a, b, c0, _run(layout, a, b, c0, 1.0, 0.0, 1)))
+    errors = []
+
+    def work(job):
+        layout, a, b, c0, expected = job
+        for _ in range(10):
+            got = _run(layout, a, b, c0, 1.0, 0.0, 2)
+            if not np.array_equal(got, expected):
+                errors.append(layout)
+                return
+
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, f"concurrent callers disagree: {errors}"
