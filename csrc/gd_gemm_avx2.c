@@ -25,6 +25,10 @@
 #define V_BCAST(x) _mm256_set1_ps(x)
 #define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define GD_HAS_MASK 1
+#define GD_MASK8(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_LOADN(p, n) _mm256_maskload_ps((p), GD_MASK8(n))
+#define V_STOREN(p, v, n) _mm256_maskstore_ps((p), GD_MASK8(n), (v))
 #include "gd_gemm_tmpl.h"
 #undef T
 #undef GD_TB
@@ -39,6 +43,8 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_MUL
+#undef V_LOADN
+#undef V_STOREN
 
 #define T double
 #define GD_TB 4
@@ -53,6 +59,10 @@
 #define V_BCAST(x) _mm256_set1_pd(x)
 #define V_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define V_MUL(a, b) _mm256_mul_pd((a), (b))
+#define GD_HAS_MASK 1
+#define GD_MASK4(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define V_LOADN(p, n) _mm256_maskload_pd((p), GD_MASK4(n))
+#define V_STOREN(p, v, n) _mm256_maskstore_pd((p), GD_MASK4(n), (v))
 #include "gd_gemm_tmpl.h"
 
 #endif

@@ -25,6 +25,9 @@
 #define V_BCAST(x) _mm512_set1_ps(x)
 #define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define GD_HAS_MASK 1
+#define V_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
+#define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #include "gd_gemm_tmpl.h"
 #undef T
 #undef GD_TB
@@ -39,6 +42,8 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_MUL
+#undef V_LOADN
+#undef V_STOREN
 
 #define T double
 #define GD_TB 4
@@ -53,6 +58,9 @@
 #define V_BCAST(x) _mm512_set1_pd(x)
 #define V_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define V_MUL(a, b) _mm512_mul_pd((a), (b))
+#define GD_HAS_MASK 1
+#define V_LOADN(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), (p))
+#define V_STOREN(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
 #include "gd_gemm_tmpl.h"
 
 #endif

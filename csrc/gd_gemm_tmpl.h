@@ -63,6 +63,16 @@
 #endif
 #endif /* GD_GEMM_TMPL_ONCE */
 
+/* Partial registers: an ISA file that defines V_LOADN(p, n) / V_STOREN(p, v, n) (the
+ * first n lanes) sets GD_HAS_MASK to 1, and partial tiles are then written in place. */
+#ifndef GD_HAS_MASK
+#define GD_HAS_MASK 0
+#endif
+/* Compute C with few columns as Cᵀ (see above). */
+#ifndef GD_SWAP_THIN
+#define GD_SWAP_THIN 1
+#endif
+
 #ifndef GD_CAT
 #define GD_CAT_(a, b) a##b
 #define GD_CAT(a, b) GD_CAT_(a, b)
@@ -89,7 +99,7 @@
 
 static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, const int nv, int64_t kc,
         const T *restrict a, int64_t rsa, int64_t csa, const T *restrict b, int64_t ldb,
-        T *restrict c, int64_t ldc, T alpha, T beta) {
+        T *restrict c, int64_t ldc, T alpha, T beta, int nlast) {
 #define GD_DECL(r, v) V c##r##v = V_ZERO();
     GD_TILE(GD_DECL)
 #undef GD_DECL
@@ -123,6 +133,22 @@ static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, const int nv, int
      * only when beta != 0. */
     V va = V_BCAST(alpha), vb = V_BCAST(beta);
     const int rd = beta != (T)0;
+#if GD_HAS_MASK
+    /* nlast < VL: only the first nlast lanes of each row's last register are C's. */
+#define GD_OUT(r, v)                                                                     \
+    if ((r) < mr && (v) < nv) {                                                          \
+        T *cp = c + (r) * ldc + (v) * VL;                                                \
+        V x = V_MUL(va, c##r##v);                                                        \
+        if ((v) == nv - 1 && nlast < VL) {                                               \
+            if (rd) x = V_FMA(vb, V_LOADN(cp, nlast), x);                                \
+            V_STOREN(cp, x, nlast);                                                      \
+        } else {                                                                         \
+            if (rd) x = V_FMA(vb, V_LOAD(cp), x);                                        \
+            V_STORE(cp, x);                                                              \
+        }                                                                                \
+    }
+#else
+    (void)nlast;
 #define GD_OUT(r, v)                                                                     \
     if ((r) < mr && (v) < nv) {                                                          \
         T *cp = c + (r) * ldc + (v) * VL;                                                \
@@ -130,18 +156,20 @@ static GD_ALWAYS_INLINE void GD_FN(gd_ukr_body_)(const int mr, const int nv, int
         if (rd) x = V_FMA(vb, V_LOAD(cp), x);                                            \
         V_STORE(cp, x);                                                                  \
     }
+#endif
     GD_TILE(GD_OUT)
 #undef GD_OUT
 }
 
 typedef void (*GD_FN(gd_ukr_t_))(int64_t, const T *restrict, int64_t, int64_t,
-                                 const T *restrict, int64_t, T *restrict, int64_t, T, T);
+                                 const T *restrict, int64_t, T *restrict, int64_t, T, T,
+                                 int);
 
 #define GD_UKR_DEF(R, N)                                                                 \
 static void GD_FN(gd_ukr##R##_##N##_)(int64_t kc, const T *restrict a, int64_t rsa,     \
         int64_t csa, const T *restrict b, int64_t ldb, T *restrict c, int64_t ldc,       \
-        T alpha, T beta) {                                                               \
-    GD_FN(gd_ukr_body_)(R, N, kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta);             \
+        T alpha, T beta, int nlast) {                                                    \
+    GD_FN(gd_ukr_body_)(R, N, kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, nlast);      \
 }
 /* One instance per (rows, registers) pair: NV <= 4 and MR <= 8 are supported. */
 #if NV >= 2
@@ -234,8 +262,9 @@ static void GD_FN(gd_ukr_edge_)(int mr, int ncol, int64_t kc, const T *a, int64_
                                 int64_t csa, const T *b, int64_t ldb, T *c, int64_t rsc,
                                 int64_t csc, T alpha, T beta) {
     int nv = (ncol + VL - 1) / VL;
-    if (csc == 1 && nv * VL == ncol) {
-        GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, c, rsc, alpha, beta);
+    if (csc == 1 && (GD_HAS_MASK || nv * VL == ncol)) {
+        GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, c, rsc, alpha, beta,
+                                     ncol - (nv - 1) * VL);
         return;
     }
     V tv[MR * NV];
@@ -243,7 +272,7 @@ static void GD_FN(gd_ukr_edge_)(int mr, int ncol, int64_t kc, const T *a, int64_
     if (beta != (T)0)
         for (int r = 0; r < mr; r++)
             for (int j = 0; j < ncol; j++) t[r * NR + j] = c[r * rsc + j * csc];
-    GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, t, NR, alpha, beta);
+    GD_FN(gd_ukr_table_)[mr][nv](kc, a, rsa, csa, b, ldb, t, NR, alpha, beta, VL);
     if (csc == 1) {
         for (int r = 0; r < mr; r++)
             for (int j = 0; j < ncol; j++) c[r * rsc + j] = t[r * NR + j];
@@ -423,7 +452,7 @@ static int GD_FN(gd_gemm_part_)(int ta, int tb, int ct, int64_t m0, int64_t m1, 
                         }
                         if (jr < nfull)
                             GD_FN(gd_ukr_table_)[mr][NV](kc, ap, rsa, csa, bp, ldbp, crow + jr,
-                                                         ldc, alpha, bet);
+                                                         ldc, alpha, bet, VL);
                         else
                             GD_FN(gd_ukr_edge_)(mr, (int)(nc - jr < NR ? nc - jr : NR), kc,
                                                 ap, rsa, csa, bp, ldbp, crow + jr * csc,
@@ -456,7 +485,7 @@ static int GD_FN(gd_gemm_share_)(int lay, int64_t m, int64_t n, int64_t k, T alp
         return GD_OK;
     }
     int ta = lay == 2, tb = lay == 1, swap = 0;
-    if (2 * n <= NR && m >= 2 * n) {
+    if (GD_SWAP_THIN && 2 * n <= NR && m >= 2 * n) {
         /* Few columns: compute Cᵀ = op(B)ᵀ·op(A)ᵀ so that m fills the registers.
          * op(B)ᵀ stored as B is transposed unless B was [n, k]; op(A)ᵀ likewise. */
         const T *tp = a; int64_t tl = lda, ti = m;
@@ -529,6 +558,8 @@ int GD_CAT(gd_gemm_tn_, GD_SFX)(int64_t m, int64_t n, int64_t k, T alpha, const 
 }
 
 #undef GD_WS_ELEMS
+#undef GD_HAS_MASK
+#undef GD_SWAP_THIN
 #undef GD_PANEL_LD
 #undef NR
 #undef GD_FN
