@@ -309,6 +309,13 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def _loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+        return None
+
+
 def fmt_time(t):
     return f"{t * 1e6:10.1f} us" if t < 1e-2 else f"{t * 1e3:10.2f} ms"
 
@@ -357,6 +364,7 @@ def main():
         "numpy_env_removed": list(SCRUBBED_ENV),
         "runs": args.runs,
         "run_ms": args.run_ms,
+        "loadavg_start": _loadavg(),
         "dtype": np.dtype(DTYPE).name,
     }
     print("# gradiente bench_kernels")
@@ -391,7 +399,9 @@ def main():
         wk.close()
     ratios = [r["ratio"] for r in results]
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    header["loadavg_end"] = _loadavg()
     print(f"# geometric mean of NumPy/C over {len(ratios)} cases: {geo:.2f}")
+    print(f"# load average at the end: {header['loadavg_end']} (noisy when above the core count)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"header": header, "results": results, "geomean_ratio": geo}, f,
