@@ -28,6 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 NETS = {"784-128-10": (784, 128, 10), "784-1024-1024-10": (784, 1024, 1024, 10)}
 DTYPE = np.float32
+# Idle threads spin for a while after a call (OpenBLAS's up to ~2^28 cycles, libgomp's
+# for GOMP_SPINCOUNT) and would take the cores from the other side's next run: with
+# more than one thread, each run waits this long first.
+SETTLE_SECONDS = 0.12
 
 
 # ---------------------------------------------------------------- cases
@@ -364,6 +368,7 @@ def main():
         "numpy_env_removed": list(SCRUBBED_ENV),
         "runs": args.runs,
         "run_ms": args.run_ms,
+        "settle_s": SETTLE_SECONDS if n_threads > 1 else 0.0,
         "loadavg_start": _loadavg(),
         "dtype": np.dtype(DTYPE).name,
     }
@@ -382,8 +387,11 @@ def main():
             c_reps = calibrate(c_fn, args.run_ms / 1e3)
             np_reps = wk.ask(op="calibrate", case=i)["reps"]
             c_times, np_times = [], []
+            settle = SETTLE_SECONDS if n_threads > 1 else 0.0
             for _ in range(args.runs):  # interleaved: C run, NumPy run, ...
+                time.sleep(settle)
                 c_times.append(time_run(c_fn, c_reps))
+                time.sleep(settle)
                 np_times.append(wk.ask(op="run", case=i)["t"])
             wk.ask(op="release", case=i)
             case.release()
