@@ -1,8 +1,9 @@
 /* gd_softmax_xent_* (private template, included by gd_softmax_xent.c per dtype). */
 
-/* One row: see the contract in gd_kernels.h. Stable log-sum-exp: e = exp(z - max) is
- * never above 1 and Σe >= 1, so nothing overflows for any finite z; log p = (z - max)
- * - log Σe. One exp per element: pass 1 finds the max; pass 2 sums e (stored in dz
+/* One row: see the contract in gd_kernels.h. Stable log-sum-exp (the max shift of
+ * Blanchard, Higham & Higham, "Accurately computing the log-sum-exp and softmax
+ * functions", IMA J. Numer. Anal. 41(4), 2021): e = exp(z - max) is never above 1 and
+ * Σe >= 1, so nothing overflows for any finite z; log p = (z - max) - log Σe. One exp per element: pass 1 finds the max; pass 2 sums e (stored in dz
  * when given, else recomputed in pass 3) and, from logits, Σ t·(z - max) and Σ t;
  * pass 3 forms p = e / Σe, its argmax, the clipped log terms and Σu, and writes dz
  * from logits; pass 4 writes dz on probabilities (it needs Σu first). dz == z is
