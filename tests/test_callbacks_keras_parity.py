@@ -1,18 +1,12 @@
-"""Callbacks against real Keras (skipped without the Keras venv at /work/venv-peers):
+"""Callbacks against real Keras (Keras's answers stored in tests/data; see _keras_peer):
 the same tiny regression, weights and data, trained with LearningRateScheduler,
 ReduceLROnPlateau, EarlyStopping (restore_best_weights, start_from_epoch) and
 CSVLogger; stopping epochs, learning-rate trajectories, histories, final weights and
 the CSV files must agree."""
-import json
-import os
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-PEERS_PYTHON = pathlib.Path("/work/venv-peers/bin/python")
+import _keras_peer
 
 SCRIPT = r'''
 import json, os, sys, tempfile
@@ -63,32 +57,14 @@ print(json.dumps(out))
 '''
 
 
-def _run(python, lib):
-    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1")
-    if lib == "keras":
-        env.pop("PYTHONPATH", None)
-    try:
-        res = subprocess.run([str(python), "-c", SCRIPT, lib], capture_output=True, text=True,
-                             timeout=180, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"{lib} run took too long")
-    if res.returncode != 0:
-        if lib == "keras":
-            pytest.skip(f"Keras unavailable: {res.stderr[-300:]}")
-        raise AssertionError(res.stderr)
-    return json.loads(res.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def keras_result():
-    if not PEERS_PYTHON.exists():
-        pytest.skip("no Keras venv at /work/venv-peers")
-    return _run(PEERS_PYTHON, "keras")
+    return _keras_peer.keras_result("callbacks", SCRIPT)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "native"])
 def test_callbacks_match_keras(keras_result, backend):
-    ours = _run(sys.executable, backend)
+    ours = _keras_peer.run(SCRIPT, backend)
     for case in ("a", "b"):
         k, g = keras_result[case], ours[case]
         assert g["epoch"] == k["epoch"], case

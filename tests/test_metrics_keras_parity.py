@@ -1,16 +1,10 @@
-"""Metrics against real Keras (skipped without the Keras venv at /work/venv-peers):
+"""Metrics against real Keras (Keras's answers stored in tests/data; see _keras_peer):
 top-k metrics (names, objects, k, ties), weighted_metrics with sample_weight and
 class_weight, evaluate with and without sample_weight; histories and names must agree."""
-import json
-import os
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-PEERS_PYTHON = pathlib.Path("/work/venv-peers/bin/python")
+import _keras_peer
 
 SCRIPT = r'''
 import json, os, sys
@@ -77,32 +71,14 @@ print(json.dumps(out))
 '''
 
 
-def _run(python, lib):
-    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1")
-    if lib == "keras":
-        env.pop("PYTHONPATH", None)
-    try:
-        res = subprocess.run([str(python), "-c", SCRIPT, lib], capture_output=True, text=True,
-                             timeout=180, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"{lib} run took too long")
-    if res.returncode != 0:
-        if lib == "keras":
-            pytest.skip(f"Keras unavailable: {res.stderr[-300:]}")
-        raise AssertionError(res.stderr)
-    return json.loads(res.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def keras_result():
-    if not PEERS_PYTHON.exists():
-        pytest.skip("no Keras venv at /work/venv-peers")
-    return _run(PEERS_PYTHON, "keras")
+    return _keras_peer.keras_result("metrics", SCRIPT)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "native"])
 def test_metrics_match_keras(keras_result, backend):
-    ours = _run(sys.executable, backend)
+    ours = _keras_peer.run(SCRIPT, backend)
     for case in ("sparse", "onehot"):
         k, g = keras_result[case], ours[case]
         assert sorted(g["history"]) == sorted(k["history"]), case

@@ -2,9 +2,6 @@
 per-step rates the engines apply (both backends)."""
 import json
 import math
-import os
-import pathlib
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from gradiente.models import Sequential
 from gradiente.optimizers import SGD, Adam, schedules
 from gradiente.utils import set_random_seed
 
-PEERS_PYTHON = pathlib.Path("/work/venv-peers/bin/python")
+import _keras_peer
 
 
 @pytest.fixture(params=["numpy", "native"])
@@ -162,37 +159,84 @@ def test_schedule_moves_training_differently_from_constant(backend):
     assert not np.allclose(a.get_weights()[0], b.get_weights()[0])
 
 
-KERAS_SCRIPT = r"""
-import json, sys, os
-os.environ.setdefault("KERAS_BACKEND", "torch")
-import numpy as np
-import keras
-out = {}
-for i, cfg in enumerate(json.loads(sys.argv[1])):
-    s = getattr(keras.optimizers.schedules, cfg["class_name"]).from_config(cfg["config"])
-    out[i] = [float(keras.ops.convert_to_numpy(s(step))) for step in range(40)]
-print(json.dumps(out))
-"""
-
-
-@pytest.mark.skipif(not PEERS_PYTHON.exists(), reason="no Keras venv at /work/venv-peers")
-def test_matches_keras_per_step_values():
-    """Keras evaluates a schedule one step at a time in float32; ours is vectorised."""
+def _keras_configs():
     configs = []
     for s in _schedules():
         c = schedules.serialize(s)
         c["config"].pop("name")
         configs.append(c)
-    env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1")
-    env.pop("PYTHONPATH", None)
-    try:
-        res = subprocess.run([str(PEERS_PYTHON), "-c", KERAS_SCRIPT, json.dumps(configs)],
-                             capture_output=True, text=True, timeout=120, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.skip("Keras took too long to start")
-    if res.returncode != 0:
-        pytest.skip(f"Keras unavailable: {res.stderr[-300:]}")
-    keras_values = json.loads(res.stdout.strip().splitlines()[-1])
+    return configs
+
+
+VALUES_SCRIPT = r"""
+import json, sys, os
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras
+out = {}
+for i, cfg in enumerate(json.loads(CONFIGS)):
+    s = getattr(keras.optimizers.schedules, cfg["class_name"]).from_config(cfg["config"])
+    out[i] = [float(keras.ops.convert_to_numpy(s(step))) for step in range(40)]
+print(json.dumps(out))
+""".replace("CONFIGS", repr(json.dumps(_keras_configs())))
+
+
+def test_matches_keras_per_step_values():
+    """Keras evaluates a schedule one step at a time in float32; ours is vectorised."""
+    keras_values = _keras_peer.keras_result("schedule_values", VALUES_SCRIPT)
     for i, s in enumerate(_schedules()):
         np.testing.assert_allclose(s(np.arange(40)), keras_values[str(i)], rtol=2e-6,
                                    atol=1e-9, err_msg=type(s).__name__)
+
+FIT_SCRIPT = r'''
+import json, os, sys
+import numpy as np
+LIB = sys.argv[1]
+if LIB == "keras":
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras as lib
+    from keras import Sequential, Input
+    from keras.layers import Dense
+else:
+    import gradiente as lib
+    lib.set_backend(LIB)
+    from gradiente.models import Sequential
+    from gradiente.layers import Dense, Input
+S = lib.optimizers.schedules
+rng = np.random.default_rng(2)
+x = rng.standard_normal((80, 4)).astype("float32")
+y = (np.sin(x @ rng.standard_normal((4, 2)))).astype("float32")
+weights = [rng.standard_normal((4, 8)).astype("float32") * 0.5, np.zeros(8, "float32"),
+           rng.standard_normal((8, 2)).astype("float32") * 0.5, np.zeros(2, "float32")]
+out = {}
+cases = {
+    "sgd_exp": lambda: lib.optimizers.SGD(S.ExponentialDecay(0.2, 3, 0.7, staircase=True), momentum=0.9),
+    "adam_cos": lambda: lib.optimizers.Adam(S.CosineDecay(0.0, 10, alpha=0.1, warmup_target=0.02, warmup_steps=5)),
+    "sgd_piece": lambda: lib.optimizers.SGD(S.PiecewiseConstantDecay([4, 9], [0.3, 0.1, 0.01])),
+}
+for name, make in cases.items():
+    model = Sequential([Input((4,)), Dense(8, activation="tanh"), Dense(2)])
+    model.set_weights(weights)
+    model.compile(optimizer=make(), loss="mse")
+    h = model.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0)
+    out[name] = {"loss": [float(v) for v in h.history["loss"]],
+                 "weights": [np.asarray(w).tolist() for w in model.get_weights()],
+                 "iterations": int(np.asarray(model.optimizer.iterations)),
+                 "lr": float(np.asarray(model.optimizer.learning_rate))}
+print(json.dumps(out))
+'''
+
+
+def test_fit_with_schedules_matches_keras():
+    """SGD (momentum) with a staircase ExponentialDecay, Adam with a warmed-up
+    CosineDecay, SGD with PiecewiseConstantDecay: 20 steps in runs, on both backends,
+    against Keras's step-by-step training."""
+    keras_result = _keras_peer.keras_result("schedule_fit", FIT_SCRIPT)
+    for backend in ("numpy", "native"):
+        ours = _keras_peer.run(FIT_SCRIPT, backend)
+        for case, k in keras_result.items():
+            g = ours[case]
+            assert g["iterations"] == k["iterations"] == 20
+            assert g["lr"] == pytest.approx(k["lr"], rel=1e-6)
+            np.testing.assert_allclose(g["loss"], k["loss"], rtol=1e-4, err_msg=case)
+            for a, b in zip(g["weights"], k["weights"]):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5, err_msg=case)
