@@ -150,6 +150,29 @@ def test_engine_applies_the_rate_of_every_step(backend, opt_cls):
     assert model.optimizer.learning_rate == pytest.approx(0.002)
 
 
+class StepDown(schedules.LearningRateSchedule):
+    """A user's schedule, written for one int step at a time."""
+
+    def __call__(self, step):
+        return 0.05 if step < 7 else 0.01
+
+    def get_config(self):
+        return {}
+
+
+def test_user_schedule_gets_one_step_at_a_time(backend):
+    x, y = _data()
+    model = _model(SGD(learning_rate=StepDown()))
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    ref = _model(SGD(learning_rate=0.05))
+    for step in range(12):
+        ref.optimizer.learning_rate = 0.05 if step < 7 else 0.01
+        ref.train_on_batch(x[step * 8:step * 8 + 8], y[step * 8:step * 8 + 8])
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert StepDown()._steps(5, 4).tolist() == [0.05, 0.05, 0.01, 0.01]
+
+
 def test_schedule_moves_training_differently_from_constant(backend):
     x, y = _data()
     a = _model(SGD(learning_rate=schedules.ExponentialDecay(0.05, 1, 0.1)))

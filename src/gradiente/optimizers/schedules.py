@@ -31,7 +31,15 @@ def _result(step, values):
 
 
 class LearningRateSchedule:
-    """Base class: subclasses implement ``__call__(step)`` and ``get_config()``."""
+    """Base class: subclasses implement ``__call__(step)`` and ``get_config()``.
+
+    A subclass's ``__call__`` is called with one int step at a time (the trainer then
+    asks for each step of a run in turn); the schedules here take whole arrays of
+    steps (``_vectorised``) and cost one NumPy call per run.
+    """
+
+    #: __call__ accepts an array of steps and returns the array of rates
+    _vectorised = False
 
     def __call__(self, step):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(step).")
@@ -45,6 +53,9 @@ class LearningRateSchedule:
 
     def _steps(self, first, count):
         """The rates of the count steps first, first + 1, ... (float64 [count])."""
+        if not self._vectorised:
+            return np.array([float(self(step)) for step in range(first, first + count)],
+                            dtype=np.float64)
         steps = np.arange(first, first + count, dtype=np.float64)
         return np.ascontiguousarray(np.broadcast_to(self(steps), (count,)), dtype=np.float64)
 
@@ -52,6 +63,8 @@ class LearningRateSchedule:
 class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent
     floored when ``staircase``)."""
+
+    _vectorised = True
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
@@ -78,6 +91,8 @@ class ExponentialDecay(LearningRateSchedule):
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` up to ``boundaries[0]`` (inclusive), ``values[i]`` for
     ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the last."""
+
+    _vectorised = True
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         boundaries, values = list(boundaries), list(values)
@@ -106,6 +121,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 class PolynomialDecay(LearningRateSchedule):
     """``(initial - end) * (1 - step / decay_steps) ** power + end``, the step held at
     ``decay_steps`` (or, with ``cycle``, decay_steps stretched to the next multiple)."""
+
+    _vectorised = True
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001,
                  power=1.0, cycle=False, name="PolynomialDecay"):
@@ -139,6 +156,8 @@ class InverseTimeDecay(LearningRateSchedule):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio
     floored when ``staircase``)."""
 
+    _vectorised = True
+
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
         cls = type(self).__name__
@@ -165,6 +184,8 @@ class CosineDecay(LearningRateSchedule):
     """Cosine decay from the initial rate (or, after a linear warmup of
     ``warmup_steps`` to ``warmup_target``, from the target) down to ``alpha`` times
     it over ``decay_steps``; held there after."""
+
+    _vectorised = True
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
                  warmup_target=None, warmup_steps=0):
