@@ -69,9 +69,9 @@ void gd_metric_##SFX(int64_t m, int64_t n, int metric, int64_t k, const T *p,   
     int nt = gd_fork_threads(n_threads, (double)m * (double)n, GD_METRIC_MIN_PAR_ELEMS); \
     if (nt > 1) {                                                                       \
         GD_PRAGMA(omp parallel num_threads(nt))                                         \
-        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                      \
+        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                   \
     } else {                                                                            \
-        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                      \
+        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                   \
     }                                                                                   \
 }
 
