@@ -149,3 +149,25 @@ def test_compile_rejects_unknown_metrics():
     logs = model.evaluate(x, np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], verbose=0,
                           return_dict=True)
     assert set(logs) == {"loss", "categorical_accuracy", "mean_absolute_error"}
+
+
+def test_compile_config_round_trip_keeps_objects_and_schedules():
+    import json
+
+    from gradiente.optimizers import SGD, schedules
+
+    model = Sequential([Input((5,)), Dense(3, activation="softmax")])
+    assert model.get_compile_config() is None
+    model.compile(optimizer=SGD(schedules.ExponentialDecay(0.1, 10, 0.5), momentum=0.5),
+                  loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", metrics.SparseTopKCategoricalAccuracy(k=2, name="t2")],
+                  weighted_metrics=[metrics.sparse_categorical_accuracy])
+    config = json.loads(json.dumps(model.get_compile_config()))
+    other = Sequential([Input((5,)), Dense(3, activation="softmax")])
+    other.compile_from_config(config)
+    assert other.get_compile_config() == config
+    assert isinstance(other.optimizer._learning_rate, schedules.ExponentialDecay)
+    assert other._metric_ids[1].k == 2 and other._metric_ids[1].name == "t2"
+    x = np.zeros((6, 5), np.float32)
+    logs = other.evaluate(x, np.array([0, 1, 2, 0, 1, 2]), verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy", "t2", "sparse_categorical_accuracy"}

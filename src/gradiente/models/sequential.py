@@ -195,6 +195,36 @@ class Sequential(Trainer):
         if self.built or self._input_layer is not None:
             self._ensure_plan()
 
+    def get_compile_config(self):
+        """compile()'s settings as a JSON-able dict (None before compile), as Keras's
+        ``get_compile_config``: optimizer (with a schedule as its config), loss, metrics
+        and weighted_metrics (names, or metric objects' configs)."""
+        if not self.compiled:
+            return None
+
+        def metric(m):
+            if isinstance(m, str):
+                return m
+            if isinstance(m, metrics_mod.Metric):
+                return metrics_mod.serialize(m)
+            return m.__name__
+
+        return {"optimizer": optimizers.serialize(self.optimizer),
+                "loss": losses_mod.serialize(self.loss),
+                "metrics": [metric(m) for m in self._metric_ids],
+                "weighted_metrics": [metric(m) for m in self._weighted_metric_ids],
+                "loss_weights": None}
+
+    def compile_from_config(self, config):
+        """compile() with get_compile_config()'s dict."""
+        def metric(m):
+            return m if isinstance(m, str) else metrics_mod.get(m)
+
+        self.compile(optimizer=optimizers.get(config["optimizer"]),
+                     loss=losses_mod.get(config["loss"]),
+                     metrics=[metric(m) for m in config.get("metrics") or []],
+                     weighted_metrics=[metric(m) for m in config.get("weighted_metrics") or []])
+
     def _records(self):
         """LayerRecords for the engine, and the layers' weight views to rebind."""
         self._require_built("compile()")
