@@ -163,6 +163,30 @@ class Sequential(Trainer):
         for w, new in zip(own, arrays):
             w[...] = new
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save architecture, weights, compile settings and optimizer state to one file
+        (``.keras`` by convention); see ``gradiente.saving``."""
+        from .. import saving
+
+        if zipped not in (None, True) or kwargs:
+            raise ValueError("save() writes one zip file; pass only filepath and overwrite.")
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to one file (``.weights.npz`` by convention)."""
+        from .. import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read weights written by save_weights (or save); the model is unchanged when
+        the file is wrong."""
+        from .. import saving
+
+        if skip_mismatch:
+            raise ValueError("load_weights(skip_mismatch=True) is not supported; pass False.")
+        saving.load_weights(self, filepath)
+
     def count_params(self):
         self._require_built("count_params()")
         return int(sum(layer.count_params() for layer in self._layers))
