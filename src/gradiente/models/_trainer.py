@@ -48,21 +48,37 @@ class Trainer:
         return _validate.features(x, name, self.dtype, self._input_layer.shape[1:])
 
     def _prepare(self, x, y, sample_weight, fn, class_weight=None):
+        """Checked (x, y, sample_weight); nothing of the model changes until all passed
+        (building an unbuilt model from x aside)."""
+        if not self.compiled:
+            raise _validate.NotCompiledError(
+                f"You must call compile() before {fn}(): e.g. model.compile(optimizer='adam', "
+                "loss='sparse_categorical_crossentropy').")
         x2 = self._prepare_x(x, f"{fn}(x=...)")
         plan = self._ensure_plan()
-        self._resolve_metrics(y)
         y2 = _validate.targets(y, f"{fn}(y=...)", x2.shape[0], plan.y_sparse, plan.n_out,
                                plan.dtype)
         sw = _validate.sample_weights(sample_weight, f"{fn}(sample_weight=...)", x2.shape[0],
                                       plan.dtype)
         if class_weight is not None:
             sw = self._class_weights(class_weight, y2, sw, plan)
+        self._resolve_metrics(y)
         return x2, y2, sw
 
     def _class_weights(self, class_weight, y, sw, plan):
         if not isinstance(class_weight, dict):
             raise TypeError(f"fit(class_weight=...) expects a dict {{class: weight}}; received "
                             f"{type(class_weight).__name__}.")
+        n_classes = max(plan.n_out, 2)
+        for k, v in class_weight.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+                    or not 0 <= k < n_classes:
+                raise ValueError(f"fit(class_weight=...) expects class indices in [0, "
+                                 f"{n_classes}) as keys; received key {k!r}.")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(v):
+                raise ValueError(f"fit(class_weight=...) expects finite numbers as weights; "
+                                 f"received {v!r} for class {k!r}.")
         labels = y if plan.y_sparse else (y.argmax(axis=1) if y.shape[1] > 1
                                          else (y[:, 0] > 0.5).astype(np.int64))
         table = np.ones(max([int(k) for k in class_weight] + [int(labels.max()) if labels.size
@@ -104,7 +120,8 @@ class Trainer:
         """Train for ``epochs`` epochs; returns a History (``history.history['loss']``)."""
         batch_size = 32 if batch_size is None else _validate.positive_int(batch_size, "fit",
                                                                            "batch_size")
-        epochs = _validate.positive_int(epochs, "fit", "epochs") if epochs != 0 else 0
+        epochs = _validate.non_negative_int(epochs, "fit", "epochs")  # 0 trains nothing
+        initial_epoch = _validate.non_negative_int(initial_epoch, "fit", "initial_epoch")
         verbose = _validate.verbose(verbose, "fit(verbose=...)")
         if steps_per_epoch is not None or validation_steps is not None:
             raise ValueError("fit(steps_per_epoch=..., validation_steps=...) are not supported "

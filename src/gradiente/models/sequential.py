@@ -2,7 +2,7 @@
 the training loops are in ``_trainer.py``)."""
 import numpy as np
 
-from .. import _engine, losses as losses_mod, metrics as metrics_mod, optimizers
+from .. import _engine, _validate, losses as losses_mod, metrics as metrics_mod, optimizers
 from .._config import floatx
 from ..layers import deserialize as deserialize_layer, serialize as serialize_layer
 from ..layers.activation import Activation
@@ -153,7 +153,7 @@ class Sequential(Trainer):
             )
         arrays = []
         for i, (w, new) in enumerate(zip(own, weights)):
-            new = np.asarray(new)
+            new = _validate._array(new, f"set_weights(weights[{i}])")
             if new.shape != w.shape:
                 raise ValueError(
                     f"set_weights(weights=...) expects weight {i} of shape {w.shape}; received "
@@ -255,8 +255,8 @@ class Sequential(Trainer):
         if self._plan is not None:
             return self._plan
         if not self.compiled:
-            raise RuntimeError("You must call compile() before using the model for training "
-                               "or evaluation.")
+            raise _validate.NotCompiledError("You must call compile() before using the model "
+                                             "for training or evaluation.")
         if not self.built:
             self.build()
         records, n_params = self._records()
