@@ -164,6 +164,7 @@ class Trainer:
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs,
                                                    "steps": steps}, history)
         sizer = _RunSizer(cbs.per_batch("train"))
+        watch_nan = cbs.stops_on_nonfinite_loss()
         engine = self._engine
         self.stop_training = False
         self._in_fit = True
@@ -181,14 +182,21 @@ class Trainer:
                     if sizer.per_batch:
                         cbs.on_train_batch_begin(step)
                     self._sync_optimizer()
+                    saved = self._train_state() if watch_nan and k > 1 else None
                     t0 = time.perf_counter()
-                    sums += engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
+                    run = engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
                     sizer.record(k, time.perf_counter() - t0)
+                    if saved is not None and not np.isfinite(run[0]):
+                        run, k = self._replay_to_nonfinite(saved, engine, x, y, sw, index,
+                                                           step, k, batch_size)
+                    sums += run
                     step += k
                     logs = self._logs(sums)
                     if sizer.per_batch:
                         cbs.on_train_batch_end(step - 1, logs)
                     cbs._on_run_end("train", step, logs)
+                    if self.stop_training and watch_nan:
+                        break
                 logs = self._logs(sums)
                 if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                     vsums = engine.evaluate(val[0], val[1], val[2], val_batch)
@@ -204,6 +212,31 @@ class Trainer:
                 release()  # the engine holds no reference to the data after fit
         self.history = history
         return history
+
+    def _train_state(self):
+        """A copy of what a training step changes: parameters, slots, iterations."""
+        plan = self._plan
+        return (plan.params.copy(), {k: v.copy() for k, v in plan.slots.items()},
+                plan.iterations.copy())
+
+    def _replay_to_nonfinite(self, saved, engine, x, y, sw, index, step, k, batch_size):
+        """A run of k steps met a NaN/inf loss: go back to the state before it and take
+        its steps one at a time, up to and including the first non-finite one. The
+        engine is deterministic, so the replayed steps give the same bits. Returns the
+        sums of the steps taken and their number."""
+        plan = self._plan
+        params, slots, iterations = saved
+        plan.params[...] = params
+        for name, value in slots.items():
+            plan.slots[name][...] = value
+        plan.iterations[...] = iterations
+        sums = np.zeros(plan.n_sums())
+        for j in range(k):
+            one = engine.train_steps(x, y, sw, index, (step + j) * batch_size, 1, batch_size)
+            sums += one
+            if not np.isfinite(one[0]):
+                return sums, j + 1
+        return sums, k  # pragma: no cover - the run was deterministic
 
     # ---------------------------------------------------------------- evaluate / predict
     def _run_chunks(self, n, batch_size, cbs, mode, work):
