@@ -157,6 +157,10 @@ CASES = [
         [w.astype(str) for w in m.get_weights()]), TypeError, "weights[0]"),
     ("set_weights_complex", lambda m, x, y: m.set_weights(
         m.get_weights()[:3] + [m.get_weights()[3].astype(complex)]), TypeError, "complex"),
+    ("layer_set_weights_dtype", lambda m, x, y: m.layers[0].set_weights(
+        [w.astype(complex) for w in m.layers[0].get_weights()]), TypeError, "complex"),
+    ("layer_set_weights_shape", lambda m, x, y: m.layers[1].set_weights(
+        [np.zeros((8, 4)), np.zeros(3)]), ValueError, "shape (8, 3)"),
     ("compile_optimizer", lambda m, x, y: m.compile(optimizer="adma", loss="mse"), ValueError,
      "did you mean 'adam'"),
     ("compile_loss", lambda m, x, y: m.compile(optimizer="adam",
