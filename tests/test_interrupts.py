@@ -20,13 +20,35 @@ CHILD = textwrap.dedent("""
     from gradiente.layers import Dense, Input
     from gradiente.models import Sequential
 
+    from gradiente.utils import set_random_seed
+    from gradiente.utils._random import generator
+
     gradiente.set_backend(sys.argv[1])
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4000, 64)).astype(np.float32)
     y = rng.integers(0, 10, 4000)
-    model = Sequential([Input((64,)), Dense(512, activation="relu"),
-                        Dense(512, activation="relu"), Dense(10, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+    def make():
+        set_random_seed(7)
+        model = Sequential([Input((64,)), Dense(512, activation="relu"),
+                            Dense(512, activation="relu"), Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    def replay(steps):
+        # the same model taken through exactly `steps` steps, batch by batch
+        ref = make()
+        done = 0
+        while done < steps:
+            perm = generator().permutation(len(x))
+            for lo in range(0, len(x), 32):
+                if done == steps:
+                    break
+                ref.train_on_batch(x[perm[lo:lo + 32]], y[perm[lo:lo + 32]])
+                done += 1
+        return ref
+
+    model = make()
 
     class Ready(Callback):
         def on_train_begin(self, logs=None):
@@ -43,6 +65,10 @@ CHILD = textwrap.dedent("""
         print(json.dumps({"what": "fit finished"}), flush=True)
     except KeyboardInterrupt:
         report("fit")
+        ref = replay(model.optimizer.iterations)
+        same = all(np.array_equal(a, b) for a, b in zip(ref.get_weights(),
+                                                         model.get_weights()))
+        print(json.dumps({"what": "last completed step", "same": same}), flush=True)
     big = np.repeat(x, 25, axis=0)  # 100,000 rows: many seconds of predict
     print("ready", flush=True)
     try:
@@ -73,6 +99,9 @@ def test_sigint_during_fit_and_predict(backend):
             assert result["what"] == what, result
             assert result["finite"]
             delays[what] = result["caught"] - sent
+            if what == "fit":  # the weights are those of its last completed step
+                assert json.loads(proc.stdout.readline()) == {"what": "last completed step",
+                                                              "same": True}
         refit = json.loads(proc.stdout.readline())
         assert refit == {"what": "refit", "finite": True, "steps": 8}
         assert proc.wait(60) == 0
