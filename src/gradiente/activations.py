@@ -35,9 +35,9 @@ def get(identifier):
         return linear
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown activation {identifier!r}; expected one of {sorted(_BY_NAME)}."
-            )
+            from ._validate import unknown_name
+
+            raise ValueError(unknown_name("activation", identifier, _BY_NAME))
         return _BY_NAME[identifier]
     if callable(identifier) and serialize(identifier) is not None:
         return identifier

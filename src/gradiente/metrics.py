@@ -2,8 +2,6 @@
 compile's ``metrics=[...]`` / ``weighted_metrics=[...]`` resolve (``'accuracy'`` by the
 target and output shapes). In fit and evaluate the engine computes them; a metric
 object also works alone (``update_state``, ``result``, ``reset_state``)."""
-import difflib
-
 import numpy as np
 
 from . import _reference, losses as _losses
@@ -218,10 +216,9 @@ def check(identifier, argument="metrics"):
     if callable(identifier) and identifier in _KIND_OF_FUNCTION:
         return identifier
     if isinstance(identifier, str):
-        close = difflib.get_close_matches(identifier.lower(), SUPPORTED, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown metric {identifier!r} in {argument}.{hint} Expected one "
-                         f"of {SUPPORTED}.")
+        from ._validate import unknown_name
+
+        raise ValueError(f"{argument}: " + unknown_name("metric", identifier, SUPPORTED))
     raise ValueError(
         f"{argument} expects names from {SUPPORTED}, gradiente.metrics objects "
         f"(CategoricalAccuracy(), TopKCategoricalAccuracy(k=3), ...) or functions of "
