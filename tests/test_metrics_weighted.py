@@ -99,3 +99,18 @@ def test_weighted_metrics_in_fit_history_use_the_weights(backend):
     key = "sparse_top_k_categorical_accuracy"
     assert history.history[key][0] == pytest.approx(expected, rel=1e-5)
     assert history.history["val_" + key][0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_save_and_load_keep_metric_objects_and_weighted_metrics(backend, tmp_path):
+    from gradiente.saving import load_model
+
+    x, y, w = _data()
+    model = _model(metrics=["accuracy", gradiente.metrics.SparseTopKCategoricalAccuracy(k=2)],
+                   weighted_metrics=["accuracy"])
+    model.fit(x, y, epochs=1, verbose=0, sample_weight=w)
+    model.save(str(tmp_path / "m.keras"))
+    loaded = load_model(str(tmp_path / "m.keras"))
+    assert loaded.get_compile_config() == model.get_compile_config()
+    a = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    b = loaded.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert a == b and "weighted_accuracy" in a

@@ -263,3 +263,21 @@ def test_fit_with_schedules_matches_keras():
             np.testing.assert_allclose(g["loss"], k["loss"], rtol=1e-4, err_msg=case)
             for a, b in zip(g["weights"], k["weights"]):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5, err_msg=case)
+
+
+def test_save_and_load_keep_the_schedule(backend, tmp_path):
+    from gradiente.saving import load_model
+
+    x, y = _data()
+    s = schedules.CosineDecay(0.05, decay_steps=30, warmup_target=0.1, warmup_steps=4)
+    model = _model(Adam(learning_rate=s))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(str(tmp_path / "m.keras"))
+    loaded = load_model(str(tmp_path / "m.keras"))
+    assert isinstance(loaded.optimizer._learning_rate, schedules.CosineDecay)
+    assert loaded.optimizer._learning_rate.get_config() == s.get_config()
+    assert loaded.optimizer.iterations == 12
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
