@@ -281,3 +281,30 @@ def test_save_and_load_keep_the_schedule(backend, tmp_path):
     loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_terminate_on_nan_replays_a_run_with_each_step_rate(backend):
+    """TerminateOnNaN takes a diverged run's steps again one at a time: each must get
+    its own scheduled rate, as per-batch runs do."""
+    from gradiente.callbacks import Callback, TerminateOnNaN
+
+    class PerBatch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 10)).astype(np.float32)
+    y = (x @ rng.standard_normal((10, 1))).astype(np.float32)
+    results = []
+    for callbacks in ([TerminateOnNaN(), PerBatch()], [TerminateOnNaN()]):
+        set_random_seed(1)
+        model = Sequential([Input((10,)), Dense(32, activation="relu"), Dense(1)])
+        rising = schedules.ExponentialDecay(0.01, decay_steps=20, decay_rate=3.0)
+        model.compile(optimizer=SGD(rising), loss="mse")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=callbacks)
+        results.append(model)
+    slow, fast = results
+    assert 1 < slow.optimizer.iterations == fast.optimizer.iterations < 250
+    for a, b in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
