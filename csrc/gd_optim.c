@@ -1,13 +1,10 @@
-/* Optimizer steps over one flat parameter buffer (Keras 3 SGD and Adam), both dtypes
- * from the template gd_optim_impl.h. */
+/* Optimizer steps over one flat parameter buffer (Keras 3's optimizers, gradient
+ * clipping, weight decay): the baseline-ISA variants (_generic) of the template
+ * gd_optim_impl.h, both dtypes. gd_optim_avx2.c and gd_optim_avx512.c compile the same
+ * template with their flags; gd_dispatch.c picks one at run time. */
 #include "gd_internal.h"
 
-/* Elements per block of the static split (a multiple of every vector width). */
-#define GD_OPTIM_GRAIN 2048
-/* Below these many elements one thread runs (a team costs a few microseconds; an
- * Adam element about 0.2 ns single-threaded). */
-#define GD_SGD_MIN_PAR_ELEMS 131072.0
-#define GD_ADAM_MIN_PAR_ELEMS 32768.0
+#define GD_ISA generic
 
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"

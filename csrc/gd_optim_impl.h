@@ -1,6 +1,24 @@
-/* gd_sgd_step_* / gd_adam_step_* (private template, included by gd_optim.c per dtype).
- * Elementwise over blocks of GD_OPTIM_GRAIN: each block's loop has no branch on the
- * data and vectorises (sqrt too, with -fno-math-errno). */
+/* The optimizer kernels (private template): included by gd_optim.c, gd_optim_avx2.c and
+ * gd_optim_avx512.c once per dtype, with GD_ISA (generic, avx2, avx512) naming the
+ * variant: the public entries are gd_<name>_<dtype>_<isa>, reached through the
+ * dispatch table (gd_dispatch.c). Elementwise over blocks of GD_OPTIM_GRAIN: each
+ * block's loop has no branch on the data and vectorises (sqrt too, with
+ * -fno-math-errno) to the ISA's width; an element's operations do not depend on
+ * where a thread's share starts, so results are bitwise equal for any thread count
+ * on one ISA (ISAs may differ in the last bit: FMA contraction). */
+
+#ifndef GD_OPTIM_GRAIN
+/* Elements per block of the static split (a multiple of every vector width). */
+#define GD_OPTIM_GRAIN 2048
+/* Below these many elements one thread runs (a team costs a few microseconds; an
+ * Adam element about 0.2 ns single-threaded). */
+#define GD_SGD_MIN_PAR_ELEMS 131072.0
+#define GD_ADAM_MIN_PAR_ELEMS 32768.0
+#endif
+
+#define GD_OPT_CAT2(a, b) a##_##b
+#define GD_OPT_CAT(a, b) GD_OPT_CAT2(a, b)
+#define GD_OFN(name) GD_OPT_CAT(GD_FN(name), GD_ISA)
 
 static void GD_FN(gd_sgd_team)(int64_t n, GD_T *restrict w, const GD_T *restrict g,
                                GD_T *restrict v, GD_T lr, GD_T momentum, int nesterov) {
@@ -27,7 +45,7 @@ static void GD_FN(gd_sgd_team)(int64_t n, GD_T *restrict w, const GD_T *restrict
     }
 }
 
-void GD_FN(gd_sgd_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *v, GD_T lr, GD_T momentum,
+void GD_OFN(gd_sgd_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *v, GD_T lr, GD_T momentum,
                         int nesterov, int n_threads) {
     int nt = gd_fork_threads(n_threads, (double)n, GD_SGD_MIN_PAR_ELEMS);
     if (nt > 1) {
@@ -71,7 +89,7 @@ static void GD_FN(gd_adam_team)(int64_t n, GD_T *restrict w, const GD_T *restric
     }
 }
 
-void GD_FN(gd_adam_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *v, GD_T *vhat,
+void GD_OFN(gd_adam_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *v, GD_T *vhat,
                          GD_T alpha, GD_T beta_1, GD_T beta_2, GD_T epsilon, int n_threads) {
     int nt = gd_fork_threads(n_threads, (double)n, GD_ADAM_MIN_PAR_ELEMS);
     if (nt > 1) {
@@ -219,40 +237,40 @@ static void GD_FN(gd_scale_team)(int64_t n, GD_T *restrict w, GD_T factor) {
         }                                                                                 \
     } while (0)
 
-void GD_FN(gd_rmsprop_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *v, GD_T *mom,
+void GD_OFN(gd_rmsprop_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *v, GD_T *mom,
                             GD_T *avg, GD_T lr, GD_T rho, GD_T momentum, GD_T epsilon,
                             int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_rmsprop_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, w, g, v, mom, avg, lr, rho, momentum, epsilon));
 }
 
-void GD_FN(gd_adagrad_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *acc, GD_T lr,
+void GD_OFN(gd_adagrad_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *acc, GD_T lr,
                             GD_T epsilon, int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_adagrad_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, w, g, acc, lr, epsilon));
 }
 
-void GD_FN(gd_adamax_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *u, GD_T lr,
+void GD_OFN(gd_adamax_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *u, GD_T lr,
                            GD_T bias_1, GD_T beta_1, GD_T beta_2, GD_T epsilon,
                            int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_adamax_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, w, g, m, u, lr, bias_1, beta_1, beta_2, epsilon));
 }
 
-void GD_FN(gd_nadam_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *v, GD_T lr,
+void GD_OFN(gd_nadam_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *m, GD_T *v, GD_T lr,
                           GD_T c_m, GD_T c_g, GD_T bias_2, GD_T beta_1, GD_T beta_2,
                           GD_T epsilon, int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_nadam_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, w, g, m, v, lr, c_m, c_g, bias_2, beta_1, beta_2, epsilon));
 }
 
-void GD_FN(gd_adadelta_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *ag, GD_T *ad,
+void GD_OFN(gd_adadelta_step)(int64_t n, GD_T *w, const GD_T *g, GD_T *ag, GD_T *ad,
                              GD_T lr, GD_T rho, GD_T epsilon, int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_adadelta_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, w, g, ag, ad, lr, rho, epsilon));
 }
 
-void GD_FN(gd_scale)(int64_t n, GD_T *w, GD_T factor, int n_threads) {
+void GD_OFN(gd_scale)(int64_t n, GD_T *w, GD_T factor, int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_scale_team), n, n_threads, GD_SGD_MIN_PAR_ELEMS, (n, w, factor));
 }
 
@@ -319,7 +337,7 @@ static void GD_FN(gd_clip_team)(int64_t n, int64_t n_blocks, const int64_t *rest
     }
 }
 
-void GD_FN(gd_clip_grads)(int64_t n, int64_t n_blocks, const int64_t *blocks, GD_T *g,
+void GD_OFN(gd_clip_grads)(int64_t n, int64_t n_blocks, const int64_t *blocks, GD_T *g,
                           int mode, double clip, double *scratch, int n_threads) {
     GD_OPTIM_ENTRY(GD_FN(gd_clip_team), n, n_threads, GD_ADAM_MIN_PAR_ELEMS,
                    (n, n_blocks, blocks, g, mode, clip, scratch));
@@ -327,3 +345,6 @@ void GD_FN(gd_clip_grads)(int64_t n, int64_t n_blocks, const int64_t *blocks, GD
 
 #undef GD_OPTIM_ENTRY
 #undef GD_OPTIM_BLOCKS
+#undef GD_OFN
+#undef GD_OPT_CAT
+#undef GD_OPT_CAT2

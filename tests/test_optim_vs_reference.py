@@ -1,6 +1,7 @@
 """The optimizer kernels beyond SGD and Adam (RMSprop, Adagrad, Nadam, Adamax, Adadelta),
 weight decay and gradient clipping, against their ``_reference`` twins: through
-``_ckernels`` (every thread count gives the same bits) and through ``_ops``."""
+``_ckernels`` on every ISA the CPU has (every thread count gives the same bits) and
+through ``_ops``."""
 import numpy as np
 import pytest
 
@@ -135,7 +136,7 @@ CASES = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("case", list(CASES))
-def test_optim_kernel(case, size, dtype):
+def test_optim_kernel(isa, case, size, dtype):
     first = None
     for n_threads in THREADS:
         exp, got, ops = CASES[case](size, dtype, n_threads)
