@@ -114,7 +114,8 @@ typedef enum {
  *   math     : y = act(x) (softmax: over each row of n)
  *   shapes   : x[m,n] -> y[m,n]
  *   aliasing : y may equal x (in place), no other overlap
- *   threads  : rows split statically
+ *   threads  : softmax: rows split statically; the others: blocks of elements
+ *              (GD_ACT_GRAIN) split statically; one thread below GD_ACT_MIN_PAR_WORK
  */
 void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads);
 void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads);
@@ -123,7 +124,7 @@ void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, i
  *   math     : dx = dy ⊙ act'(y)   (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
  *   shapes   : y[m,n] dy[m,n] -> dx[m,n]
  *   aliasing : dx may equal dy (in place), no other overlap
- *   threads  : rows split statically
+ *   threads  : as gd_act_fwd
  */
 void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
                     float *dx, int n_threads);
@@ -135,7 +136,9 @@ void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double
  *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n]
  *   layout   : row-major, contiguous
  *   aliasing : Y overlaps no input
- *   threads  : rows of Y split statically
+ *   threads  : per block of rows (about 1 MiB of Y, at least 256 rows): the NN GEMM
+ *              (its own split), then bias + activation over the block's rows while
+ *              they are in cache (as gd_act_fwd; GD_DENSE_MIN_PAR_WORK)
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
@@ -150,8 +153,9 @@ int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *              (dX may be NULL: first layer; db may be NULL: no bias)
  *   aliasing : dY is read then overwritten with dZ (for GD_ACT_LINEAR it is left
  *              as it is); no output overlaps an input or another output
- *   threads  : rows of dX, rows of dW and blocks of db split statically; the sum over
- *              m for dW and db stays serial inside each element, in index order
+ *   threads  : dZ as gd_act_bwd; dX (NT) and dW (TN) split by the GEMM; db split by
+ *              blocks of 16 columns, each column summed over m by one thread in row
+ *              order (no sum is ever split across threads)
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
@@ -177,6 +181,7 @@ int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *   shapes   : z[m,n]; labels[m] (int32, 0 <= label < n) or targets[m,n];
  *              sample_weight[m] or NULL -> dz[m,n] (or NULL: loss only),
  *              row_loss[m], row_hit[m] (or NULL)
+ *              n == 0 gives row_loss 0 and row_hit 0
  *   aliasing : dz may equal z (in place); nothing else overlaps
  *   threads  : rows split statically; the caller sums row_loss serially
  *   numerics : stable for |z| up to the dtype's range (no exp of a positive number)
