@@ -201,8 +201,16 @@ static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
     if (e->clip_mode != GD_CLIP_NONE)
         GD_FN(gd_clip_grads)(n, e->n_clip_blocks, e->clip_blocks, g, e->clip_mode, e->clip,
                              e->clip_scratch, nt);
-    if (e->weight_decay != 0)
-        GD_FN(gd_scale)(n, wp, (GD_T)(1.0 - lr * e->weight_decay), nt);
+    if (e->weight_decay != 0) {
+        GD_T factor = (GD_T)(1.0 - lr * e->weight_decay);
+        if (e->decay_segments == 0) {
+            GD_FN(gd_scale)(n, wp, factor, nt);
+        } else {
+            for (int64_t j = 0; j < e->n_decay_segments; j++)
+                GD_FN(gd_scale)(e->decay_segments[2 * j + 1], wp + e->decay_segments[2 * j],
+                                factor, nt);
+        }
+    }
     switch (e->opt) {
     case GD_OPT_SGD:
         GD_FN(gd_sgd_step)(n, wp, g, s0, (GD_T)lr, (GD_T)e->momentum, e->nesterov, nt);

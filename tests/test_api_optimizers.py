@@ -102,3 +102,24 @@ def test_clipnorm_is_per_variable_and_global_clipnorm_is_not():
                                  zip(model.get_weights(), before)]
     np.testing.assert_allclose(steps["clipnorm"], 1e-3, rtol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(steps["global_clipnorm"]), 1e-3, rtol=1e-4)
+
+
+def test_exclude_from_weight_decay():
+    """With lr = 1, SGD and weight_decay = 0.5 on zero gradients, decayed variables
+    halve each step and excluded ones stay."""
+    for backend in ("numpy", "native"):
+        gradiente.set_backend(backend)
+        opt = optimizers.SGD(learning_rate=1.0, weight_decay=0.5)
+        opt.exclude_from_weight_decay(var_names=["bias"])
+        model = Sequential([Input(shape=(2,)), Dense(3, bias_initializer="ones")])
+        model.compile(optimizer=opt, loss="mse")
+        kernel, bias = [w.copy() for w in model.get_weights()]
+        x = np.zeros((4, 2), np.float32)
+        model.fit(x, model.predict(x, verbose=0), batch_size=4, verbose=0)  # zero gradients
+        got_kernel, got_bias = model.get_weights()
+        np.testing.assert_allclose(got_kernel, 0.5 * kernel, rtol=1e-6)
+        np.testing.assert_array_equal(got_bias, bias)
+        with pytest.raises(ValueError, match="before the model is compiled"):
+            opt.exclude_from_weight_decay(var_names=["kernel"])
+    with pytest.raises(ValueError, match="var_list"):
+        optimizers.AdamW().exclude_from_weight_decay(var_list=[np.zeros(2)])

@@ -56,7 +56,15 @@ OPTIMIZERS = {
                                       weight_decay=0.01),
     "adam_global_clipnorm": lambda: Adam(learning_rate=0.01, global_clipnorm=0.05),
     "rmsprop_clipvalue": lambda: RMSprop(learning_rate=0.01, clipvalue=0.01),
+    "adamw_exclude_bias": lambda: _excluding(AdamW(learning_rate=0.01, weight_decay=0.5),
+                                             ["bias"]),
 }
+
+
+def _excluding(opt, names):
+    opt.exclude_from_weight_decay(var_names=names)
+    return opt
+
 #: the optimizers every case runs with; the others run on a few cases
 _ALL_CASES_OPTS = ("sgd", "momentum", "nesterov", "adam", "amsgrad")
 _FEW_CASES = ("softmax_sparse", "mse", "logits_bce")

@@ -56,7 +56,16 @@ OPTIMIZERS = {
     "adam_global_clipnorm": (lambda m: m.optimizers.Adam(learning_rate=0.01,
                                                          global_clipnorm=0.1)),
     "rmsprop_clipvalue": (lambda m: m.optimizers.RMSprop(learning_rate=0.01, clipvalue=0.02)),
+    "adamw_exclude_bias": (lambda m: _excluding(m.optimizers.AdamW(learning_rate=0.01,
+                                                                   weight_decay=0.5),
+                                                ["bias"])),
 }
+
+
+def _excluding(opt, names):
+    opt.exclude_from_weight_decay(var_names=names)
+    return opt
+
 #: optimizers run with every loss; the others with a few
 _ALL_LOSSES_OPTS = ("sgd", "momentum", "nesterov", "adam", "amsgrad")
 _FEW_LOSSES = ("sparse_cce", "mse")

@@ -140,6 +140,8 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         double epsilon
         double rho
         double weight_decay
+        int64_t n_decay_segments
+        const int64_t *decay_segments
         int32_t clip_mode
         double clip
         int64_t n_clip_blocks

@@ -16,6 +16,7 @@ implements too:
 (metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
 ``_ops`` kernels, so it runs on either backend.
 """
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,7 +90,8 @@ class OptimizerSpec:
     Every kind: clipnorm (each variable's gradient by its own L2 norm), global_clipnorm
     (all of them together), clipvalue (element-wise) — Keras uses the first set of the
     three, in that order — then weight_decay (w ← w·(1 - lr·weight_decay) on every
-    trainable variable), then the update.
+    trainable variable but those whose name, 'kernel' or 'bias', the regular expression
+    decay_exclude matches), then the update.
     """
 
     kind: str
@@ -107,6 +109,7 @@ class OptimizerSpec:
     clipnorm: float = None
     global_clipnorm: float = None
     clipvalue: float = None
+    decay_exclude: str = None
 
     def clipping(self):
         """(mode, threshold) of the gradient clipping Keras applies, else (None, 0)."""
@@ -165,6 +168,26 @@ class Plan:
             out.append((r.w_offset, r.n_in * r.n_out))
             if r.b_offset >= 0:
                 out.append((r.b_offset, r.n_out))
+        return out
+
+    def decay_segments(self):
+        """(offset, size) of the variables weight decay applies to, or None for all the
+        parameters (no exclusion and every layer trainable)."""
+        spec = self.optimizer
+        frozen = any(not getattr(r, "trainable", True) for r in self.layers)
+        if spec.decay_exclude is None and not frozen:
+            return None
+        out = []
+        for r in self.layers:
+            if r.kind != "dense" or not getattr(r, "trainable", True):
+                continue
+            for name, off, size in (("kernel", r.w_offset, r.n_in * r.n_out),
+                                    ("bias", r.b_offset, r.n_out)):
+                if off < 0:
+                    continue
+                if spec.decay_exclude is not None and re.search(spec.decay_exclude, name):
+                    continue
+                out.append((off, size))
         return out
 
     def n_sums(self):
@@ -341,7 +364,13 @@ class NumpyEngine:
             g = _ops.clip_grads(g, plan.segments(), mode, clip)
         lr = spec.learning_rate
         if spec.weight_decay:
-            params[...] = _ops.scale(params, 1.0 - lr * spec.weight_decay)
+            factor = 1.0 - lr * spec.weight_decay
+            segments = plan.decay_segments()
+            if segments is None:
+                params[...] = _ops.scale(params, factor)
+            else:
+                for off, size in segments:
+                    params[off:off + size] = _ops.scale(params[off:off + size], factor)
         t = int(plan.iterations[0]) + 1
         kind = spec.kind
         if kind == "sgd":

@@ -118,13 +118,19 @@ class NativeEngine:
     def _slot_list(plan):
         return [plan.slots.get(name) for name in _engine.SLOTS[plan.optimizer.kind]]
 
+    def _decay_table(self):
+        segments = self.plan.decay_segments()
+        if segments is None:
+            return None
+        return np.array(segments, dtype=np.int64).reshape(-1, 2)
+
     def _sync(self):
         """Hyperparameters may change between runs (callbacks, schedules)."""
         opt = self.plan.optimizer
         mode, clip = opt.clipping()
         key = (opt.kind, opt.nesterov, opt.amsgrad, opt.centered, opt.learning_rate,
                opt.momentum, opt.beta_1, opt.beta_2, opt.epsilon, opt.rho, opt.weight_decay,
-               mode, clip)
+               mode, clip, opt.decay_exclude)
         if key == self._opt_key:
             return
         slots = self.plan.slots
@@ -137,7 +143,7 @@ class NativeEngine:
             float(opt.learning_rate), float(opt.momentum), float(opt.beta_1),
             float(opt.beta_2), float(opt.epsilon), float(opt.rho),
             float(opt.weight_decay or 0.0), _reference.CLIP_MODES.get(mode, 0), clip,
-            self._clip_blocks, self.plan.opt_state)
+            self._clip_blocks, self.plan.opt_state, self._decay_table())
         self._opt_key = key
 
     # ---- data

@@ -429,6 +429,8 @@ typedef struct {
     int32_t nesterov, amsgrad, centered;
     double learning_rate, momentum, beta_1, beta_2, epsilon, rho;
     double weight_decay;      /* 0: none; else w ← w·(1 - lr·weight_decay) first     */
+    int64_t n_decay_segments; /* with decay_segments not NULL: only these (offset,   */
+    const int64_t *decay_segments; /* size) pairs decay; NULL: every parameter       */
     int32_t clip_mode;        /* gd_clip_t, applied to the gradients before that     */
     double clip;              /* its threshold                                       */
     int64_t n_clip_blocks;    /* gd_clip_grads's block table and scratch             */

@@ -92,6 +92,7 @@ class Optimizer:
         self.ema_momentum = ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self._plan = None
+        self._decay_exclude = None
 
     @property
     def learning_rate(self):
@@ -122,7 +123,27 @@ class Optimizer:
         return OptimizerSpec(kind=kind, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay or 0.0, clipnorm=self.clipnorm,
                              global_clipnorm=self.global_clipnorm, clipvalue=self.clipvalue,
-                             **fields)
+                             decay_exclude=self._decay_exclude, **fields)
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exclude variables from weight decay, as Keras: ``var_names`` is a list of
+        strings, and a variable whose name ('kernel', 'bias') contains a match of any
+        of them (a regular expression search) is not decayed. Call it before the model
+        is compiled. ``var_list`` (variables themselves) is not supported: name them."""
+        cls = type(self).__name__
+        if self._plan is not None:
+            raise ValueError(f"{cls}.exclude_from_weight_decay() can only be configured "
+                             "before the model is compiled with this optimizer.")
+        if var_list:
+            raise ValueError(f"{cls}.exclude_from_weight_decay(var_list=...) is not supported; "
+                             "pass var_names=['bias'] or ['kernel'].")
+        if var_names:
+            if isinstance(var_names, str) or not all(isinstance(v, str) for v in var_names):
+                raise TypeError(f"{cls}.exclude_from_weight_decay(var_names=...) expects a "
+                                f"list of strings; received {var_names!r}.")
+            self._decay_exclude = "|".join(sorted(set(var_names)))
+        else:
+            self._decay_exclude = None
 
     def _slot_initial(self, name):
         """The value a state buffer starts at."""
