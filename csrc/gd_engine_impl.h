@@ -189,14 +189,14 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
     return status;
 }
 
-/* One optimizer update of every parameter (all threads of the team): clipping, weight
- * decay, then the optimizer's kernel; the step number is t = iterations + 1. */
-static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
+/* One optimizer update of every parameter (all threads of the team) at learning rate
+ * lr: clipping, weight decay, then the optimizer's kernel; the step number is
+ * t = iterations + 1. */
+static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, double lr, int nt) {
     GD_T *wp = (GD_T *)e->params;
     GD_T *g = (GD_T *)e->grads;
     GD_T *s0 = (GD_T *)e->slot0, *s1 = (GD_T *)e->slot1, *s2 = (GD_T *)e->slot2;
     int64_t n = e->n_params;
-    double lr = e->learning_rate;
     double t = (double)(*e->iterations + 1);
     if (e->clip_mode != GD_CLIP_NONE)
         GD_FN(gd_clip_grads)(n, e->n_clip_blocks, e->clip_blocks, g, e->clip_mode, e->clip,
@@ -279,7 +279,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
-            GD_FN(gd_optimizer_step)(e, nt);
+            GD_FN(gd_optimizer_step)(e, e->learning_rate, nt);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;
