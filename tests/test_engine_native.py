@@ -139,10 +139,15 @@ def test_native_engine_matches_numpy_engine_float64(case, opt):
     np.testing.assert_allclose(p_c, p_np, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["softmax_sparse", "softmax_cce", "sigmoid_bce", "mse"])
-def test_native_engine_matches_numpy_engine_float32(case):
-    m_np, h_np, _, _ = _train("numpy", case, "adam", "float32", sample_weight=True)
-    m_c, h_c, _, _ = _train("native", case, "adam", "float32", sample_weight=True)
+@pytest.mark.parametrize("case,opt", [(c, "adam") for c in ("softmax_sparse", "softmax_cce",
+                                                              "sigmoid_bce", "mse")] +
+                         [("softmax_sparse", o) for o in ("rmsprop_momentum_centered", "adamw",
+                                                          "adagrad", "nadam", "adamax",
+                                                          "adadelta", "sgd_clipnorm_decay",
+                                                          "adam_global_clipnorm")])
+def test_native_engine_matches_numpy_engine_float32(case, opt):
+    m_np, h_np, _, _ = _train("numpy", case, opt, "float32", sample_weight=True)
+    m_c, h_c, _, _ = _train("native", case, opt, "float32", sample_weight=True)
     for a, b in zip(m_c.get_weights(), m_np.get_weights()):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)

@@ -4,6 +4,8 @@ weight decay and gradient clipping, against their ``_reference`` twins: through
 through ``_ops``."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradiente
 from gradiente import _ckernels as ck
@@ -171,3 +173,27 @@ def test_nadam_coefficients_running_product():
         prod = c[3]
     u1 = 0.9 * (1 - 0.5 * 0.96)
     assert ref.nadam_coefficients(0.9, 0.999, 1)[3] == pytest.approx(u1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=5),
+       clip=st.floats(1e-3, 1e3), scale=st.floats(1e-3, 1e3), seed=st.integers(0, 2**16))
+def test_clipped_norms_are_bounded(sizes, clip, scale, seed):
+    """After clipnorm each variable's norm is ≤ clip (after global_clipnorm all of them
+    together), directions are kept, and gradients already inside are unchanged."""
+    rng = np.random.default_rng(seed)
+    g = (scale * rng.standard_normal(sum(sizes))).astype(np.float32)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    segs = [(int(o), int(n)) for o, n in zip(offsets, sizes)]
+    out = _ops.clip_grads(g, segs, "norm", clip)
+    for o, n in segs:
+        before = np.linalg.norm(g[o:o + n].astype(np.float64))
+        after = np.linalg.norm(out[o:o + n].astype(np.float64))
+        assert after <= clip * (1 + 1e-5)
+        if before <= clip:
+            assert np.array_equal(out[o:o + n], g[o:o + n])
+        else:
+            np.testing.assert_allclose(out[o:o + n] * (before / after), g[o:o + n],
+                                       rtol=1e-4, atol=1e-6 * scale)
+    out = _ops.clip_grads(g, segs, "global_norm", clip)
+    assert np.linalg.norm(out.astype(np.float64)) <= clip * (1 + 1e-5)
