@@ -123,3 +123,14 @@ def test_exclude_from_weight_decay():
             opt.exclude_from_weight_decay(var_names=["kernel"])
     with pytest.raises(ValueError, match="var_list"):
         optimizers.AdamW().exclude_from_weight_decay(var_list=[np.zeros(2)])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "native"])
+def test_rmsprop_momentum_turned_on_after_compile_asks_for_compile(backend):
+    gradiente.set_backend(backend)
+    model = Sequential([Input(shape=(2,)), Dense(1)])
+    opt = optimizers.RMSprop()
+    model.compile(optimizer=opt, loss="mse")
+    opt.momentum = 0.5
+    with pytest.raises(ValueError, match="compile the model again"):
+        model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)

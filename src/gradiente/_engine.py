@@ -195,6 +195,15 @@ class Plan:
         return len(self.metrics) + 2
 
 
+def check_slots(plan):
+    """ValueError when the optimizer's settings need a slot compile did not make."""
+    spec, slots = plan.optimizer, plan.slots
+    if spec.kind == "rmsprop" and ((spec.momentum > 0 and "momentum" not in slots) or
+                                   (spec.centered and "average_gradient" not in slots)):
+        raise ValueError("RMSprop(momentum=..., centered=...) changed after compile() and "
+                         "needs state compile did not make; compile the model again.")
+
+
 def fusable(layers, loss):
     """Whether softmax + CE can run fused: CE from logits, or CE on a final softmax."""
     if loss.kind not in ("sparse_cce", "cce"):
@@ -373,6 +382,7 @@ class NumpyEngine:
                     params[off:off + size] = _ops.scale(params[off:off + size], factor)
         t = int(plan.iterations[0]) + 1
         kind = spec.kind
+        check_slots(plan)
         if kind == "sgd":
             out = _ops.sgd_step(params, g, slots["velocity"], lr, spec.momentum, spec.nesterov)
         elif kind == "adam":

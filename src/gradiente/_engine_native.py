@@ -133,11 +133,7 @@ class NativeEngine:
                mode, clip, opt.decay_exclude)
         if key == self._opt_key:
             return
-        slots = self.plan.slots
-        if opt.kind == "rmsprop" and ((opt.momentum > 0 and "momentum" not in slots) or
-                                      (opt.centered and "average_gradient" not in slots)):
-            raise ValueError("RMSprop's momentum or centered changed after compile(); "
-                             "compile the model again.")
+        _engine.check_slots(self.plan)
         self._core.set_optimizer(
             _OPT_IDS[opt.kind], bool(opt.nesterov), bool(opt.amsgrad), bool(opt.centered),
             float(opt.learning_rate), float(opt.momentum), float(opt.beta_1),
