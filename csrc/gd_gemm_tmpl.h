@@ -386,6 +386,12 @@ static T *GD_FN(gd_workspace_)(void) {
     return GD_FN(gd_ws_);
 }
 
+/* The calling thread's workspace, allocated now (the engine reserves it on every
+ * thread of its team before a run, so no GEMM inside the run can fail alone). */
+int GD_CAT(gd_gemm_reserve_, GD_SFX)(void) {
+    return GD_FN(gd_workspace_)() ? GD_OK : GD_ENOMEM;
+}
+
 /* ---- one thread's share: rows [m0, m1) x columns [n0, n1) of C ------------------ */
 /* ta: A stored [k, m] (else [m, k]); tb: B stored [n, k] (else [k, n]);
  * ct: C stored transposed, element (i, j) at c[j*ldc + i] (the swapped problem

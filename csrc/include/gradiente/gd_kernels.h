@@ -76,6 +76,12 @@ int gd_max_threads(void);
  *   numerics : accumulates in T; bitwise identical for any n_threads on one ISA
  *   returns  : GD_OK, or GD_ENOMEM when the packing workspace cannot be allocated
  */
+/* gd_gemm_reserve_<dtype>: allocate the calling thread's GEMM workspace for the
+ * selected ISA now (GD_OK or GD_ENOMEM). After it succeeded, the thread's GEMM calls
+ * never fail; the engine reserves on every thread of its team before a run. */
+int gd_gemm_reserve_f32(void);
+int gd_gemm_reserve_f64(void);
+
 int gd_gemm_nn_f32(int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb,
                    float beta, float *c, int64_t ldc, int n_threads);
