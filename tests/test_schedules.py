@@ -131,7 +131,14 @@ def _model(opt):
     return model
 
 
-@pytest.mark.parametrize("opt_cls", [SGD, Adam])
+def _optimizer_classes():
+    from gradiente import optimizers
+
+    names = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax", "Adadelta"]
+    return [getattr(optimizers, n) for n in names if hasattr(optimizers, n)]
+
+
+@pytest.mark.parametrize("opt_cls", _optimizer_classes())
 def test_engine_applies_the_rate_of_every_step(backend, opt_cls):
     """fit with a schedule (runs of many steps in one engine call) gives the weights of
     one train_on_batch per step with the schedule's rate set as a constant."""
