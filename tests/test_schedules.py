@@ -242,6 +242,9 @@ cases = {
     "sgd_exp": lambda: lib.optimizers.SGD(S.ExponentialDecay(0.2, 3, 0.7, staircase=True), momentum=0.9),
     "adam_cos": lambda: lib.optimizers.Adam(S.CosineDecay(0.0, 10, alpha=0.1, warmup_target=0.02, warmup_steps=5)),
     "sgd_piece": lambda: lib.optimizers.SGD(S.PiecewiseConstantDecay([4, 9], [0.3, 0.1, 0.01])),
+    "adamw_inv": lambda: lib.optimizers.AdamW(S.InverseTimeDecay(0.02, 5, 0.5), weight_decay=0.1),
+    "rms_poly": lambda: lib.optimizers.RMSprop(S.PolynomialDecay(0.01, 12, 0.001, power=2.0),
+                                               momentum=0.5),
 }
 for name, make in cases.items():
     model = Sequential([Input((4,)), Dense(8, activation="tanh"), Dense(2)])
@@ -258,8 +261,9 @@ print(json.dumps(out))
 
 def test_fit_with_schedules_matches_keras():
     """SGD (momentum) with a staircase ExponentialDecay, Adam with a warmed-up
-    CosineDecay, SGD with PiecewiseConstantDecay: 20 steps in runs, on both backends,
-    against Keras's step-by-step training."""
+    CosineDecay, SGD with PiecewiseConstantDecay, AdamW (its decay at the scheduled
+    rate) with InverseTimeDecay, RMSprop with PolynomialDecay: 20 steps in runs, on both
+    backends, against Keras's step-by-step training."""
     keras_result = _keras_peer.keras_result("schedule_fit", FIT_SCRIPT)
     for backend in ("numpy", "native"):
         ours = _keras_peer.run(FIT_SCRIPT, backend)
