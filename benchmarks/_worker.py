@@ -11,11 +11,37 @@ import resource
 import sys
 import time
 
+#: fit's resident memory: its peak, and the peak less what was resident before fit
+FIT_MEMORY = {}
+
 MODELS = {
     # name: (hidden widths, batch size)
     "seed": ((128,), 32),
     "big": ((1024, 1024), 256),
 }
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def reset_peak_rss():
+    """Start a new peak-RSS measurement (Linux: clear_refs 5 resets VmHWM); returns the
+    resident MiB now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _status_kib("VmRSS") / 1024.0
+
+
+def peak_rss():
+    return _status_kib("VmHWM") / 1024.0
 
 
 def load_mnist(path):
@@ -44,6 +70,7 @@ def run_keras_api(models, layers, callbacks_mod, data, hidden, batch, epochs):
     (x_train, y_train), (x_test, y_test) = data
     model = keras_like(models, layers, hidden)
     times = []
+    base = reset_peak_rss()
 
     class Timer(callbacks_mod.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -53,6 +80,8 @@ def run_keras_api(models, layers, callbacks_mod, data, hidden, batch, epochs):
             times.append(time.perf_counter() - self.t0)
 
     model.fit(x_train, y_train, epochs=epochs, batch_size=batch, verbose=0, callbacks=[Timer()])
+    FIT_MEMORY["fit_peak_mib"] = peak_rss()
+    FIT_MEMORY["fit_growth_mib"] = peak_rss() - base
     model.predict(x_test[:64], verbose=0)  # warm-up
     t0 = time.perf_counter()
     pred = model.predict(x_test, verbose=0)
@@ -80,6 +109,7 @@ def run_torch(data, hidden, batch, epochs, threads):
     lossf = torch.nn.CrossEntropyLoss()
     times = []
     n = len(xt)
+    base = reset_peak_rss()
     for _ in range(epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(n)
@@ -90,6 +120,8 @@ def run_torch(data, hidden, batch, epochs, threads):
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
+    FIT_MEMORY["fit_peak_mib"] = peak_rss()
+    FIT_MEMORY["fit_growth_mib"] = peak_rss() - base
     xs = torch.from_numpy(x_test.reshape(len(x_test), -1))
     with torch.no_grad():
         net(xs[:64])
@@ -113,6 +145,7 @@ def main():
     if fw.startswith("keras-"):
         os.environ["KERAS_BACKEND"] = fw.split("-", 1)[1]
     data = load_mnist(args.mnist)
+    data_mib = sum(a.nbytes for pair in data for a in pair) / 2**20
     if fw.startswith("gradiente"):
         import gradiente
         from gradiente import callbacks, layers, models
@@ -137,7 +170,7 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # MiB on Linux
     print(json.dumps({"framework": fw, "model": args.model, "threads": args.threads,
                       "epoch_s": times, "accuracy": acc, "predict_s": t_pred,
-                      "peak_rss_mib": rss}))
+                      "peak_rss_mib": rss, "data_mib": data_mib, **FIT_MEMORY}))
     sys.stdout.flush()
 
 

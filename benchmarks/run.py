@@ -40,9 +40,12 @@ def clean_env(threads):
     return env
 
 
-def probe(python, module):
+def probe(python, module, backend=None):
+    env = clean_env(1)
+    if backend:
+        env["KERAS_BACKEND"] = backend
     r = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True,
-                       env=clean_env(1))
+                       env=env)
     return r.returncode == 0
 
 
@@ -121,7 +124,8 @@ def main():
     for peer in [p for p in args.peers.split(",") if p]:
         module = "torch" if peer == "torch" else "keras"
         extra = {"keras-jax": "jax", "keras-torch": "torch", "keras-tensorflow": "tensorflow"}
-        ok = probe(args.peer_python, module) and (
+        backend = peer.split("-", 1)[1] if peer.startswith("keras-") else None
+        ok = probe(args.peer_python, module, backend) and (
             peer not in extra or probe(args.peer_python, extra[peer]))
         if ok:
             frameworks.append((peer, args.peer_python))
@@ -164,7 +168,7 @@ def main():
                "s/epoch = median over rounds of epochs >= 2; ratio = s/epoch ÷ gradiente-native's")
     out.append("")
     out.append(f"| model | framework | s/epoch | ratio | test acc | predict 10k (s) | "
-               f"predict ratio | peak RSS (MiB) |")
+               f"predict ratio | fit: RSS growth (MiB) |")
     out.append("|---|---|---|---|---|---|---|---|")
     for model in models:
         base = results.get(("gradiente-native", model, args.threads, False))
@@ -184,11 +188,16 @@ def main():
             t = median_epoch(rs)
             p = statistics.median(r["predict_s"] for r in rs)
             acc = statistics.median(r["accuracy"] for r in rs)
-            rss = max(r["peak_rss_mib"] for r in rs)
+            rss = max(r.get("fit_growth_mib", float("nan")) for r in rs)
             name = fw + (f" ({th} thread{'s' if th > 1 else ''})" if fw.startswith("gradiente-native") else "")
             name += " under load" if load else ""
             out.append(f"| {model} | {name} | {t:.4f} | {t / t_base:.2f}× | {acc:.4f} | "
                        f"{p:.4f} | {p / p_base:.2f}× | {rss:.0f} |")
+    data = next(iter(results.values()))[0].get("data_mib") if results else None
+    if data:
+        out.append("")
+        out.append(f"fit: RSS growth = peak resident memory during fit less the resident memory "
+                   f"before it (the data set, float32 images + labels, is {data:.0f} MiB).")
     if notes:
         out.append("")
         out.extend(f"note: {n}" for n in notes)
