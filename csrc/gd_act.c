@@ -6,6 +6,8 @@
  * opening a team costs a few microseconds. */
 #define GD_ACT_MIN_PAR_WORK 65536.0
 
+int gd_act_needs_input(int act) { return act == GD_ACT_GELU || act == GD_ACT_SILU; }
+
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"
 #include "gd_act_team.h"

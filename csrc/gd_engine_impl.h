@@ -15,6 +15,8 @@
 typedef struct {
     GD_T *xb;                          /* gathered input rows                   */
     GD_T *a[GD_ENGINE_MAX_LAYERS];     /* each op's own output buffer           */
+    GD_T *z[GD_ENGINE_MAX_LAYERS];     /* dense: Z = X·W + b when its activation
+                                          needs it (gd_act_needs_input), else NULL */
     const GD_T *y[GD_ENGINE_MAX_LAYERS]; /* each op's output in this pass: a[l], or
                                           its input when the op is the identity */
     GD_T *d[2];                        /* ping-pong gradient buffers            */
@@ -34,6 +36,13 @@ static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w) {
     for (int32_t l = 0; l < e->n_layers; l++) {
         w->a[l] = ws + off;
         off += gd_round_up(B * e->layers[l].n_out);
+    }
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        w->z[l] = 0;
+        if (gd_engine_keeps_z(&e->layers[l])) {
+            w->z[l] = ws + off;
+            off += gd_round_up(B * e->layers[l].n_out);
+        }
     }
     w->d[0] = ws + off; off += gd_round_up(B * width);
     w->d[1] = ws + off; off += gd_round_up(B * width);
@@ -97,8 +106,9 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
         int act = GD_FN(gd_op_act)(e, l, fold_softmax);
         if (L->kind == GD_OP_DENSE) {
             const GD_T *b = L->b_off >= 0 ? params + L->b_off : 0;
+            GD_T *z = gd_act_needs_input(act) ? w->z[l] : 0;
             int s = GD_FN(gd_dense_fwd)(m, L->n_in, L->n_out, in, params + L->w_off, b, act,
-                                        w->a[l], nt);
+                                        w->a[l], z, nt);
             if (s != GD_OK) status = s;
         } else if (act != GD_ACT_LINEAR) {
             GD_FN(gd_act_fwd)(m, L->n_out, act, in, w->a[l], nt);
@@ -176,11 +186,11 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
         if (L->kind == GD_OP_DENSE) {
             GD_T *db = L->b_off >= 0 ? grads + L->b_off : 0;
             int s = GD_FN(gd_dense_bwd)(m, L->n_in, L->n_out, in, params + L->w_off, w->y[l],
-                                        dcur, act, need_dx ? dnext : 0, grads + L->w_off, db,
-                                        nt);
+                                        w->z[l], dcur, act, need_dx ? dnext : 0,
+                                        grads + L->w_off, db, nt);
             if (s != GD_OK) status = s;
         } else if (act != GD_ACT_LINEAR) {
-            if (need_dx) GD_FN(gd_act_bwd)(m, L->n_out, act, w->y[l], dcur, dnext, nt);
+            if (need_dx) GD_FN(gd_act_bwd)(m, L->n_out, act, in, w->y[l], dcur, dnext, nt);
         } else {
             continue; /* identity: the gradient passes through unchanged */
         }

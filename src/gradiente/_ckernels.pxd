@@ -31,20 +31,21 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
 
     void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads)
     void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads)
-    void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
-                        float *dx, int n_threads)
-    void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double *dy,
-                        double *dx, int n_threads)
+    int gd_act_needs_input(int act)
+    void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *x, const float *y,
+                        const float *dy, float *dx, int n_threads)
+    void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double *y,
+                        const double *dy, double *dx, int n_threads)
     int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                         const float *b, int act, float *y, int n_threads)
+                         const float *b, int act, float *y, float *z, int n_threads)
     int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                         const double *b, int act, double *y, int n_threads)
+                         const double *b, int act, double *y, double *z, int n_threads)
     int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                         const float *y, float *dy, int act, float *dx, float *dw, float *db,
-                         int n_threads)
+                         const float *y, const float *z, float *dy, int act, float *dx,
+                         float *dw, float *db, int n_threads)
     int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                         const double *y, double *dy, int act, double *dx, double *dw,
-                         double *db, int n_threads)
+                         const double *y, const double *z, double *dy, int act, double *dx,
+                         double *dw, double *db, int n_threads)
     void gd_softmax_xent_f32(int64_t m, int64_t n, const float *z, const int32_t *labels,
                              const float *targets, const float *sample_weight, int from_logits,
                              float grad_scale, float *dz, float *row_loss, int32_t *row_hit,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _config, _ops
+from . import _config, _ops, _reference
 
 #: layer kinds a plan knows
 KINDS = ("dense", "act")
@@ -176,10 +176,12 @@ class NumpyEngine:
     # ---- one batch
     def _forward(self, xb, for_loss):
         """Outputs of every record (acts[0] = input); with a fused loss the last
-        softmax is skipped when for_loss."""
+        softmax is skipped when for_loss. A dense record whose activation needs its
+        input keeps Z = X·W + b in ``self._z[i]`` for the backward pass."""
         plan = self.plan
         skip_last_softmax = for_loss and plan.loss.fused and not plan.loss.from_logits
         acts = [xb]
+        self._z = {}
         last = len(plan.layers) - 1
         for i, r in enumerate(plan.layers):
             act = r.activation
@@ -190,7 +192,12 @@ class NumpyEngine:
                 act = "linear"
             a = acts[-1]
             if r.kind == "dense":
-                y = _ops.dense_fwd(a, self._w(plan.params, r), self._b(plan.params, r), act)
+                if act in _reference.NEEDS_INPUT:
+                    y, self._z[i] = _ops.dense_fwd(a, self._w(plan.params, r),
+                                                   self._b(plan.params, r), act, with_z=True)
+                else:
+                    y = _ops.dense_fwd(a, self._w(plan.params, r), self._b(plan.params, r),
+                                       act)
             else:
                 y = _ops.act_fwd(a, act)
             acts.append(y)
@@ -269,13 +276,14 @@ class NumpyEngine:
             if r.kind == "dense":
                 need_dx = i > 0
                 dx, dw, db = _ops.dense_bwd(acts[i], self._w(plan.params, r), acts[i + 1], dy,
-                                            act, need_dx=need_dx, need_db=r.b_offset >= 0)
+                                            act, need_dx=need_dx, need_db=r.b_offset >= 0,
+                                            z=self._z.get(i))
                 self._w(plan.grads, r)[...] = dw
                 if r.b_offset >= 0:
                     self._b(plan.grads, r)[...] = db
                 dy = dx
             elif i > 0:
-                dy = _ops.act_bwd(acts[i + 1], dy, act)
+                dy = _ops.act_bwd(acts[i + 1], dy, act, x=acts[i])
             if dy is None:
                 break
 

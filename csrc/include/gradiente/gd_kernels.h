@@ -100,15 +100,32 @@ int gd_gemm_tn_f64(int64_t m, int64_t n, int64_t k, double alpha,
 /* gd_loss.c)                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Activation ids. Each derivative is computed from the activation's OUTPUT y
- * (relu: y > 0; sigmoid: y(1-y); tanh: 1-y²; softmax, row-wise: y ⊙ (g - Σ g·y)). */
+/* Activation ids: Keras 3's activations with their default arguments. Each
+ * derivative is computed from the activation's OUTPUT y (relu: y > 0; sigmoid:
+ * y(1-y); tanh: 1-y²; softmax, row-wise: y ⊙ (g - Σ g·y); ...), except those of
+ * GELU and SiLU, which need the INPUT x as well (gd_act_needs_input). */
 typedef enum {
     GD_ACT_LINEAR = 0,
     GD_ACT_RELU = 1,
     GD_ACT_SIGMOID = 2,
     GD_ACT_TANH = 3,
-    GD_ACT_SOFTMAX = 4
+    GD_ACT_SOFTMAX = 4,
+    GD_ACT_LEAKY_RELU = 5,   /* x > 0 ? x : 0.2·x (Keras's negative_slope=0.2)      */
+    GD_ACT_ELU = 6,          /* x > 0 ? x : exp(x) - 1 (alpha = 1)                  */
+    GD_ACT_SELU = 7,         /* λ·(x > 0 ? x : α(exp(x) - 1)), α ≈ 1.6733, λ ≈ 1.0507 */
+    GD_ACT_GELU = 8,         /* x·Φ(x) = x·erfc(-x/√2)/2 (exact, approximate=False) */
+    GD_ACT_SOFTPLUS = 9,     /* log(1 + exp(x))                                     */
+    GD_ACT_SOFTSIGN = 10,    /* x / (1 + |x|)                                       */
+    GD_ACT_SILU = 11,        /* x·sigmoid(x) (Keras's silu, alias swish)            */
+    GD_ACT_HARD_SIGMOID = 12,/* relu6(x + 3) / 6                                    */
+    GD_ACT_RELU6 = 13,       /* min(max(x, 0), 6)                                   */
+    GD_ACT_EXPONENTIAL = 14  /* exp(x)                                              */
 } gd_act_t;
+
+/* gd_act_needs_input: 1 when act's derivative needs the activation's input x (GELU,
+ * SiLU): gd_act_bwd then needs x, and gd_dense_bwd needs Z = X·W + b, which
+ * gd_dense_fwd writes when given a z buffer. 0 otherwise. */
+int gd_act_needs_input(int act);
 
 /* gd_act_fwd_<dtype>: apply an activation.
  *   math     : y = act(x) (softmax: over each row of n)
@@ -119,35 +136,39 @@ typedef enum {
 void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads);
 void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads);
 
-/* gd_act_bwd_<dtype>: gradient through an activation, from its output.
- *   math     : dx = dy ⊙ act'(y)   (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
- *   shapes   : y[m,n] dy[m,n] -> dx[m,n]
+/* gd_act_bwd_<dtype>: gradient through an activation, from its output (and input).
+ *   math     : dx = dy ⊙ act'(x), written with y = act(x)
+ *              (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
+ *   shapes   : x[m,n] y[m,n] dy[m,n] -> dx[m,n]; x may be NULL unless
+ *              gd_act_needs_input(act)
  *   aliasing : dx may equal dy (in place), no other overlap
  *   threads  : rows split statically
  */
-void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
-                    float *dx, int n_threads);
-void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double *dy,
-                    double *dx, int n_threads);
+void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *x, const float *y,
+                    const float *dy, float *dx, int n_threads);
+void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double *y,
+                    const double *dy, double *dx, int n_threads);
 
 /* gd_dense_fwd_<dtype>: dense layer forward, bias and activation fused.
- *   math     : Y = act(X · W + b)
- *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n]
+ *   math     : Z = X · W + b ;  Y = act(Z)
+ *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n], Z[m,n] (z may be NULL;
+ *              gd_dense_bwd needs it when gd_act_needs_input(act))
  *   layout   : row-major, contiguous
- *   aliasing : Y overlaps no input
+ *   aliasing : Y and Z overlap no input and each other
  *   threads  : rows of Y split statically
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                     const float *b, int act, float *y, int n_threads);
+                     const float *b, int act, float *y, float *z, int n_threads);
 int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                     const double *b, int act, double *y, int n_threads);
+                     const double *b, int act, double *y, double *z, int n_threads);
 
 /* gd_dense_bwd_<dtype>: dense layer backward, one batch.
- *   math     : dZ = dY ⊙ act'(Y) (written over dY) ; dX = dZ · Wᵀ ; dW = Xᵀ · dZ ;
- *              db = column sums of dZ
- *   shapes   : X[m,k] W[k,n] Y[m,n] dY[m,n] -> dX[m,k] dW[k,n] db[n]
- *              (dX may be NULL: first layer; db may be NULL: no bias)
+ *   math     : dZ = dY ⊙ act'(Z) (from Y, and Z; written over dY) ; dX = dZ · Wᵀ ;
+ *              dW = Xᵀ · dZ ; db = column sums of dZ
+ *   shapes   : X[m,k] W[k,n] Y[m,n] Z[m,n] dY[m,n] -> dX[m,k] dW[k,n] db[n]
+ *              (dX may be NULL: first layer; db may be NULL: no bias; Z may be NULL
+ *              unless gd_act_needs_input(act))
  *   aliasing : dY is read then overwritten with dZ (for GD_ACT_LINEAR it is left
  *              as it is); no output overlaps an input or another output
  *   threads  : rows of dX, rows of dW and blocks of db split statically; the sum over
@@ -155,11 +176,11 @@ int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                     const float *y, float *dy, int act, float *dx, float *dw, float *db,
-                     int n_threads);
+                     const float *y, const float *z, float *dy, int act, float *dx,
+                     float *dw, float *db, int n_threads);
 int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                     const double *y, double *dy, int act, double *dx, double *dw,
-                     double *db, int n_threads);
+                     const double *y, const double *z, double *dy, int act, double *dx,
+                     double *dw, double *db, int n_threads);
 
 /* gd_softmax_xent_<dtype>: fused row softmax + cross-entropy, loss and gradient.
  *   math     : p = softmax(z) per row (max-subtracted, log-sum-exp);

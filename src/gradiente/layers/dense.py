@@ -1,7 +1,7 @@
 """Dense: y = activation(x · kernel + bias)."""
 import numpy as np
 
-from .. import _ops, activations, initializers
+from .. import _ops, _reference, activations, initializers
 from .layer import Layer
 
 
@@ -20,7 +20,7 @@ class Dense(Layer):
         self.bias = None
         self._dkernel = None
         self._dbias = None
-        self._x = self._y = None
+        self._x = self._y = self._z = None
 
     @property
     def activation_name(self):
@@ -57,14 +57,19 @@ class Dense(Layer):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
-        y = _ops.dense_fwd(x2, self.kernel, self.bias, self.activation_name)
+        if self.activation_name in _reference.NEEDS_INPUT:
+            y, self._z = _ops.dense_fwd(x2, self.kernel, self.bias, self.activation_name,
+                                        with_z=True)
+        else:
+            y = _ops.dense_fwd(x2, self.kernel, self.bias, self.activation_name)
+            self._z = None
         self._x, self._y = x2, y
         return y.reshape(lead + (self.units,))
 
     def backward(self, dy):
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._y.shape)
         dx, dw, db = _ops.dense_bwd(self._x, self.kernel, self._y, dy, self.activation_name,
-                                    need_dx=True, need_db=self.use_bias)
+                                    need_dx=True, need_db=self.use_bias, z=self._z)
         self._dkernel, self._dbias = dw, db
         return dx
 
