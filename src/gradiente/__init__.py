@@ -22,6 +22,7 @@ from . import (  # noqa: F401,E402
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from .models import Sequential  # noqa: F401,E402

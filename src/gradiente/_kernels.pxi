@@ -138,6 +138,55 @@ def loss(const floating[:, ::1] p, const floating[:, ::1] t, const floating[::1]
             gd_loss_f64(m, n, loss_id, pp, tp, swp, grad_scale, dpp, &row_loss[0], n_threads)
 
 
+def dropout_key(uint64_t seed, int64_t step, int64_t layer):
+    """The key of a dropout mask (gd_dropout_key)."""
+    return gd_dropout_key(seed, step, layer)
+
+
+def dropout_fwd(const floating[:, ::1] x, floating[:, ::1] y, floating[:, ::1] mask,
+                double rate, uint64_t key, bint share_rows, bint share_cols, int n_threads):
+    """Inverted dropout: mask (0/1) and y = mask ? x / (1 - rate) : 0."""
+    cdef int64_t m = x.shape[0], n = x.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_dropout_fwd_f32(m, n, rate, key, share_rows, share_cols, &x[0, 0], &y[0, 0],
+                               &mask[0, 0], n_threads)
+        else:
+            gd_dropout_fwd_f64(m, n, rate, key, share_rows, share_cols, &x[0, 0], &y[0, 0],
+                               &mask[0, 0], n_threads)
+
+
+def dropout_bwd(const floating[:, ::1] mask, const floating[:, ::1] dy, floating[:, ::1] dx,
+                double rate, int n_threads):
+    """dx = mask ? dy / (1 - rate) : 0."""
+    cdef int64_t m = dy.shape[0], n = dy.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_dropout_bwd_f32(m, n, rate, &mask[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+        else:
+            gd_dropout_bwd_f64(m, n, rate, &mask[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+
+
+def l1l2_penalty(const floating[::1] w, double l1, double l2, floating[::1] g, int n_threads):
+    """Returns l1·Σ|w| + l2·Σw²; g (or None) += l1·sign(w) + 2·l2·w."""
+    cdef int64_t n = w.shape[0]
+    cdef double out = 0
+    cdef double[::1] partials = _np.zeros(2 * max(gd_l1l2_blocks(n), 1), dtype=_np.float64)
+    cdef floating *gp = &g[0] if g is not None and n > 0 else NULL
+    if n == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            out = gd_l1l2_penalty_f32(n, &w[0], l1, l2, gp, &partials[0], n_threads)
+        else:
+            out = gd_l1l2_penalty_f64(n, &w[0], l1, l2, gp, &partials[0], n_threads)
+    return out
+
+
 def sgd_step(floating[::1] w, const floating[::1] g, floating[::1] v, double learning_rate,
              double momentum, bint nesterov, int n_threads):
     """Keras SGD in place on flat buffers; v may be None when momentum == 0."""

@@ -328,3 +328,52 @@ def adam_step(w, g, m, v, vhat, alpha, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                     None if vhat_new is None else vhat_new.reshape(-1), float(alpha),
                     float(beta_1), float(beta_2), float(epsilon), _threads())
     return w_new, m_new, v_new, (vhat_new if amsgrad else vhat)
+
+
+# ---------------------------------------------------------------- dropout, regularizers
+
+dropout_key = _reference.dropout_key
+
+
+def dropout_fwd(x, rate, key, share_rows=False, share_cols=False):
+    """Inverted dropout on x[m, n]: (y, mask) (see ``_reference.dropout_fwd``)."""
+    if not _native():
+        return _reference.dropout_fwd(x, rate, key, share_rows, share_cols)
+    dtype = _dtype(x)
+    x = _c(x, dtype)
+    if x.ndim != 2:
+        raise _shape_error("dropout_fwd(x=...)", "(m, n)", x.shape)
+    y = np.empty_like(x)
+    mask = np.empty_like(x)
+    _ck().dropout_fwd(x, y, mask, float(rate), int(key), bool(share_rows), bool(share_cols),
+                      _threads())
+    return y, mask
+
+
+def dropout_bwd(mask, dy, rate):
+    """dx = mask ? dy / (1 - rate) : 0 (see ``_reference.dropout_bwd``)."""
+    if not _native():
+        return _reference.dropout_bwd(mask, dy, rate)
+    dtype = _dtype(dy)
+    dy = _c(dy, dtype)
+    mask = _c(mask, dtype)
+    if mask.shape != dy.shape or dy.ndim != 2:
+        raise _shape_error("dropout_bwd(mask=...)", dy.shape, mask.shape)
+    dx = np.empty_like(dy)
+    _ck().dropout_bwd(mask, dy, dx, float(rate), _threads())
+    return dx
+
+
+def l1l2_penalty(w, l1, l2, g=None):
+    """(penalty, g + its gradient) of Keras's L1L2 on w (see ``_reference``)."""
+    if not _native():
+        return _reference.l1l2_penalty(w, l1, l2, g)
+    dtype = _dtype(w)
+    w = _c(w, dtype).reshape(-1)
+    g_new = None
+    if g is not None:
+        g_new = np.array(g, dtype=dtype, order="C", copy=True).reshape(-1)
+        if g_new.shape != w.shape:
+            raise _shape_error("l1l2_penalty(g=...)", w.shape, np.shape(g))
+    penalty = _ck().l1l2_penalty(w, float(l1), float(l2), g_new, _threads())
+    return penalty, (None if g is None else g_new.reshape(np.shape(g)))

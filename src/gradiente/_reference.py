@@ -328,3 +328,77 @@ def metric(p, kind, labels=None, t=None):
     if kind == "mae":
         return np.abs(p - t).mean(axis=1).astype(p.dtype)
     raise ValueError(f"unknown metric {kind!r}")
+
+
+# ---------------------------------------------------------------- dropout
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(z):
+    """SplitMix64's output function on Python ints (mod 2⁶⁴)."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _mix64_array(z):
+    """SplitMix64's output function, elementwise on uint64 arrays (wrapping)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_key(seed, step, layer):
+    """The key of one dropout layer's mask at one step: mix(mix(mix(seed) ^ step) ^ layer)."""
+    return _mix64(_mix64(_mix64(int(seed) & _MASK64) ^ (int(step) & _MASK64))
+                  ^ (int(layer) & _MASK64))
+
+
+def dropout_mask(m, n, rate, key, share_rows=False, share_cols=False):
+    """keep[m, n] (bool): u = (mix(key + idx) >> 11)·2⁻⁵³ >= rate, with
+    idx = (share_rows ? 0 : i)·(share_cols ? 1 : n) + (share_cols ? 0 : j)."""
+    rows = np.zeros((m, 1), np.uint64) if share_rows else \
+        np.arange(m, dtype=np.uint64)[:, None] * np.uint64(1 if share_cols else n)
+    cols = np.zeros((1, n), np.uint64) if share_cols else np.arange(n, dtype=np.uint64)[None]
+    idx = rows + cols
+    bits = _mix64_array(idx + np.uint64(key)) >> np.uint64(11)
+    u = bits.astype(np.float64) * 2.0 ** -53
+    return u >= rate
+
+
+def dropout_fwd(x, rate, key, share_rows=False, share_cols=False):
+    """Inverted dropout: returns (y, mask); mask = dropout_mask (as x's dtype, 0/1),
+    y = mask ? x / (1 - rate) : 0 (1 - rate rounded to x's dtype)."""
+    m, n = x.shape
+    keep = dropout_mask(m, n, rate, key, share_rows, share_cols)
+    keep_prob = x.dtype.type(1.0 - rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(keep, x / keep_prob, 0).astype(x.dtype)
+    return y, keep.astype(x.dtype)
+
+
+def dropout_bwd(mask, dy, rate):
+    """dx = mask ? dy / (1 - rate) : 0."""
+    keep_prob = dy.dtype.type(1.0 - rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mask != 0, dy / keep_prob, 0).astype(dy.dtype)
+
+
+# ---------------------------------------------------------------- regularizers
+
+
+def l1l2_penalty(w, l1, l2, g=None):
+    """Keras's L1L2 on one weight array: returns (penalty, g').
+
+    penalty = l1·Σ|w| + l2·Σw² (summed in float64); g' = g + (l1·sign(w) + 2·l2·w) in
+    w's dtype (None when g is None).
+    """
+    w64 = np.asarray(w, dtype=np.float64).reshape(-1)
+    penalty = l1 * float(np.abs(w64).sum()) + l2 * float((w64 * w64).sum())
+    if g is None:
+        return penalty, None
+    dt = w.dtype.type
+    return penalty, (g + (dt(l1) * np.sign(w) + dt(2.0 * l2) * w)).astype(w.dtype)

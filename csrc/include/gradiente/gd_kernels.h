@@ -238,6 +238,57 @@ void gd_loss_f64(int64_t m, int64_t n, int loss, const double *p, const double *
                  double *row_loss, int n_threads);
 
 /* ------------------------------------------------------------------------ */
+/* Dropout and the L1/L2 weight penalty (gd_dropout.c)                        */
+/* ------------------------------------------------------------------------ */
+
+/* gd_dropout_key: the key of one dropout layer's mask at one training step.
+ *   math     : mix(mix(mix(seed) ^ step) ^ layer), mix = SplitMix64's output function
+ *              (z += 0x9E3779B97F4A7C15; z = (z ^ z>>30)·0xBF58476D1CE4E5B9;
+ *               z = (z ^ z>>27)·0x94D049BB133111EB; z ^ z>>31), all mod 2⁶⁴ */
+uint64_t gd_dropout_key(uint64_t seed, int64_t step, int64_t layer);
+
+/* gd_dropout_fwd_<dtype>: inverted dropout with a counter-based generator.
+ *   math     : idx = (share_rows ? 0 : i)·(share_cols ? 1 : n) + (share_cols ? 0 : j);
+ *              u = (mix(key + idx) >> 11)·2⁻⁵³ (uniform in [0, 1), exact in double);
+ *              keep = u >= rate; mask[i,j] = keep; y = keep ? x / (T)(1 - rate) : 0
+ *              (share_rows: one mask row for every row, Keras's noise_shape (1, n);
+ *              share_cols: one value per row, noise_shape (m, 1))
+ *   shapes   : x[m,n] -> y[m,n], mask[m,n] (0 or 1)
+ *   aliasing : y may equal x; mask overlaps nothing
+ *   threads  : rows split statically; every element is a function of its index only
+ */
+void gd_dropout_fwd_f32(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                        int share_cols, const float *x, float *y, float *mask, int n_threads);
+void gd_dropout_fwd_f64(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                        int share_cols, const double *x, double *y, double *mask,
+                        int n_threads);
+
+/* gd_dropout_bwd_<dtype>: dx = mask ? dy / (T)(1 - rate) : 0.
+ *   shapes   : mask[m,n] dy[m,n] -> dx[m,n];  aliasing: dx may equal dy
+ *   threads  : rows split statically
+ */
+void gd_dropout_bwd_f32(int64_t m, int64_t n, double rate, const float *mask, const float *dy,
+                        float *dx, int n_threads);
+void gd_dropout_bwd_f64(int64_t m, int64_t n, double rate, const double *mask,
+                        const double *dy, double *dx, int n_threads);
+
+/* gd_l1l2_blocks: the blocks gd_l1l2_penalty sums over (partials holds 2 per block). */
+int64_t gd_l1l2_blocks(int64_t n);
+
+/* gd_l1l2_penalty_<dtype>: Keras's L1L2 regularizer on one weight array.
+ *   math     : returns l1·Σ|wᵢ| + l2·Σwᵢ² (sums in double);
+ *              g (may be NULL) += (T)l1·sign(w) + (T)(2·l2)·w   (sign(0) = 0)
+ *   shapes   : w[n] g[n] partials[2·gd_l1l2_blocks(n)] (scratch, overwritten)
+ *   aliasing : none
+ *   threads  : blocks of elements split statically; each block's sums are one
+ *              thread's, added in block order: bitwise identical for any n_threads
+ */
+double gd_l1l2_penalty_f32(int64_t n, const float *w, double l1, double l2, float *g,
+                           double *partials, int n_threads);
+double gd_l1l2_penalty_f64(int64_t n, const double *w, double l1, double l2, double *g,
+                           double *partials, int n_threads);
+
+/* ------------------------------------------------------------------------ */
 /* Optimizers over one flat buffer (gd_optim.c)                               */
 /* ------------------------------------------------------------------------ */
 
@@ -298,15 +349,24 @@ void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int3
 /* ------------------------------------------------------------------------ */
 
 /* One layer of a plan. */
-typedef enum { GD_OP_DENSE = 0, GD_OP_ACT = 1 } gd_op_t;
+typedef enum { GD_OP_DENSE = 0, GD_OP_ACT = 1, GD_OP_DROPOUT = 2 } gd_op_t;
 
 typedef struct {
     int32_t kind;    /* gd_op_t                                                   */
     int32_t act;     /* gd_act_t applied by the op                                */
     int64_t n_in;    /* input width                                               */
-    int64_t n_out;   /* output width (== n_in for GD_OP_ACT)                      */
+    int64_t n_out;   /* output width (== n_in for GD_OP_ACT and GD_OP_DROPOUT)    */
     int64_t w_off;   /* dense: offset of W[n_in, n_out] in params and grads       */
     int64_t b_off;   /* dense: offset of b[n_out], or -1 without bias             */
+    /* dropout: rate in [0, 1]; the mask of step t is keyed by
+     * gd_dropout_key(seed, t, layer index) (t = *iterations before the step);
+     * share_rows / share_cols as gd_dropout_fwd. Training only: identity in eval. */
+    double rate;
+    uint64_t seed;
+    int32_t share_rows, share_cols;
+    /* dense: Keras's L1L2 regularizers on W and b (0: none); the penalty enters the
+     * loss once per batch, its gradient the weights' gradients */
+    double kernel_l1, kernel_l2, bias_l1, bias_l2;
 } gd_layer_t;
 
 typedef enum { GD_OPT_SGD = 0, GD_OPT_ADAM = 1 } gd_opt_t;

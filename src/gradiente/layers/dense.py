@@ -1,13 +1,15 @@
 """Dense: y = activation(x · kernel + bias)."""
 import numpy as np
 
-from .. import _ops, _reference, activations, initializers
+from .. import _ops, _reference, activations, initializers, regularizers
 from .layer import Layer
 
 
 class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense(units=...) expects a positive int; received units={units!r}.")
         super().__init__(**kwargs)
@@ -16,6 +18,12 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        if activity_regularizer is not None:
+            raise ValueError("Dense(activity_regularizer=...) is not supported yet; pass "
+                             "None (kernel_regularizer and bias_regularizer are).")
+        self.activity_regularizer = None
         self.kernel = None
         self.bias = None
         self._dkernel = None
@@ -73,6 +81,22 @@ class Dense(Layer):
         self._dkernel, self._dbias = dw, db
         return dx
 
+    def _penalties(self):
+        """(regularizer, weight index) pairs of the regularized weights."""
+        out = []
+        if self.kernel_regularizer is not None:
+            out.append((self.kernel_regularizer, 0))
+        if self.use_bias and self.bias_regularizer is not None:
+            out.append((self.bias_regularizer, 1))
+        return out
+
+    @property
+    def losses(self):
+        """The regularization penalties of the current weights (as Keras's layer.losses)."""
+        if not self.built:
+            return []
+        return [reg(self.weights[i]) for reg, i in self._penalties()]
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -81,4 +105,7 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": None,
         }
