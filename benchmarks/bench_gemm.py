@@ -6,8 +6,8 @@
 NumPy runs in a subprocess whose environment has OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 removed (they are set on some machines and slow OpenBLAS down); its BLAS threads are set
 with threadpoolctl. Each figure is the median of --reps measurements taken alternately
-(ours, numpy, ours, numpy, ...); a measurement times a loop of calls long enough to be
-readable. The ratio is numpy_time / our_time (> 1: gradiente is faster).
+(ours, numpy, ours, numpy, ...); a measurement is the median call time of a loop of
+calls about 10 ms long. The ratio is numpy_time / our_time (> 1: gradiente is faster).
 """
 import argparse
 import json
@@ -43,6 +43,10 @@ SHAPES = [
 QUICK = {"2048^3", "mnist b32 fwd", "mnist b32 dW", "mnist b32 dX"}
 
 TARGET_SECONDS = 0.01  # one measurement loops calls for about this long
+# Idle threads of either library spin for a while after a call (OpenBLAS's for up to
+# ~2^28 cycles, libgomp's for GOMP_SPINCOUNT) and would steal the cores from the other
+# side's next measurement: with several threads, pause before switching sides.
+SETTLE_SECONDS = 0.12
 
 
 def operands(layout, m, k, n, dtype=np.float32, seed=0):
@@ -54,7 +58,9 @@ def operands(layout, m, k, n, dtype=np.float32, seed=0):
 
 
 def loop_timer(fn):
-    """A function measuring fn once: seconds per call over a loop of calls."""
+    """A function measuring fn once: the median time of the calls in a loop about
+    TARGET_SECONDS long (the median keeps a call preempted by another process on a
+    shared machine from dominating the figure)."""
     fn()
     t0 = time.perf_counter()
     fn()
@@ -62,10 +68,13 @@ def loop_timer(fn):
     inner = max(1, min(10000, int(TARGET_SECONDS / one)))
 
     def measure():
-        t = time.perf_counter()
+        times = []
         for _ in range(inner):
+            t = time.perf_counter()
             fn()
-        return (time.perf_counter() - t) / inner
+            times.append(time.perf_counter() - t)
+        times.sort()
+        return times[len(times) // 2]
 
     return measure
 
@@ -164,8 +173,11 @@ def main(argv=None):
                     ours = loop_timer(lambda: ck.gemm(a, b, c, ta, tb, 1.0, 0.0, nthreads))
                     key = (layout, m, k, n, nthreads)
                     t_ours, t_np = [], []
+                    settle = SETTLE_SECONDS if nthreads > 1 else 0.0
                     for _ in range(args.reps):
+                        time.sleep(settle)
                         t_ours.append(ours())
+                        time.sleep(settle)
                         t_np.append(worker.measure(key))
                     mo, mn = float(np.median(t_ours)), float(np.median(t_np))
                     flops = 2.0 * m * n * k

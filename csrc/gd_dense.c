@@ -5,7 +5,9 @@
 #include "gd_internal.h"
 
 /* Below this many work units of the elementwise passes one thread runs. */
+#ifndef GD_DENSE_MIN_PAR_WORK
 #define GD_DENSE_MIN_PAR_WORK 65536.0
+#endif
 /* The forward pass applies bias + activation per block of about this many bytes of Y
  * (a block's GEMM output is still in L2 when the epilogue reads it). */
 #define GD_DENSE_BLOCK_BYTES (1024.0 * 1024.0)

@@ -18,7 +18,8 @@
     int gd_gemm_nt_##SFX(int64_t, int64_t, int64_t, T, const T *, int64_t, const T *,    \
                          int64_t, T, T *, int64_t, int);                                 \
     int gd_gemm_tn_##SFX(int64_t, int64_t, int64_t, T, const T *, int64_t, const T *,    \
-                         int64_t, T, T *, int64_t, int);
+                         int64_t, T, T *, int64_t, int);                                 \
+    int gd_gemm_reserve_##SFX(void);
 GD_GEMM_PROTOS(float, f32_generic)
 GD_GEMM_PROTOS(double, f64_generic)
 #if GD_X86
@@ -38,10 +39,12 @@ static struct {
     gd_gemm_f32_fn nn_f32, nt_f32, tn_f32;
     gd_gemm_f64_fn nn_f64, nt_f64, tn_f64;
     int isa_f32, isa_f64;
+    int (*reserve_f32)(void), (*reserve_f64)(void);
 } gd_table = {
     gd_gemm_nn_f32_generic, gd_gemm_nt_f32_generic, gd_gemm_tn_f32_generic,
     gd_gemm_nn_f64_generic, gd_gemm_nt_f64_generic, gd_gemm_tn_f64_generic,
     GD_ISA_GENERIC, GD_ISA_GENERIC,
+    gd_gemm_reserve_f32_generic, gd_gemm_reserve_f64_generic,
 };
 
 int gd_cpu_isa(void) {
@@ -66,6 +69,8 @@ int gd_dispatch_init(int cap) {
     gd_table.nn_f64 = gd_gemm_nn_f64_generic;
     gd_table.nt_f64 = gd_gemm_nt_f64_generic;
     gd_table.tn_f64 = gd_gemm_tn_f64_generic;
+    gd_table.reserve_f32 = gd_gemm_reserve_f32_generic;
+    gd_table.reserve_f64 = gd_gemm_reserve_f64_generic;
     gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_GENERIC;
 #if GD_X86
     if (isa >= GD_ISA_AVX512) {
@@ -75,6 +80,8 @@ int gd_dispatch_init(int cap) {
         gd_table.nn_f64 = gd_gemm_nn_f64_avx512;
         gd_table.nt_f64 = gd_gemm_nt_f64_avx512;
         gd_table.tn_f64 = gd_gemm_tn_f64_avx512;
+        gd_table.reserve_f32 = gd_gemm_reserve_f32_avx512;
+        gd_table.reserve_f64 = gd_gemm_reserve_f64_avx512;
         gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX512;
     } else if (isa >= GD_ISA_AVX2) {
         gd_table.nn_f32 = gd_gemm_nn_f32_avx2;
@@ -83,6 +90,8 @@ int gd_dispatch_init(int cap) {
         gd_table.nn_f64 = gd_gemm_nn_f64_avx2;
         gd_table.nt_f64 = gd_gemm_nt_f64_avx2;
         gd_table.tn_f64 = gd_gemm_tn_f64_avx2;
+        gd_table.reserve_f32 = gd_gemm_reserve_f32_avx2;
+        gd_table.reserve_f64 = gd_gemm_reserve_f64_avx2;
         gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX2;
     }
 #else
@@ -119,3 +128,6 @@ GD_GEMM_PUBLIC(tn, float, f32)
 GD_GEMM_PUBLIC(nn, double, f64)
 GD_GEMM_PUBLIC(nt, double, f64)
 GD_GEMM_PUBLIC(tn, double, f64)
+
+int gd_gemm_reserve_f32(void) { return gd_table.reserve_f32(); }
+int gd_gemm_reserve_f64(void) { return gd_table.reserve_f64(); }

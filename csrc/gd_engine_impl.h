@@ -271,6 +271,22 @@ static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
     }
 }
 
+/* Every thread of the team reserves its GEMM workspace; a failure anywhere is seen by
+ * all after the barrier, so the whole team skips the run together (no thread can
+ * leave the others waiting at a barrier). */
+static int GD_FN(gd_reserve_team)(int *status) {
+    int st = GD_FN(gd_gemm_reserve)(), run;
+    if (st != GD_OK) {
+        GD_PRAGMA(omp critical(gd_engine_status))
+        *status = st;
+    }
+    GD_PRAGMA(omp barrier)
+    GD_PRAGMA(omp critical(gd_engine_status))
+    run = *status == GD_OK;
+    GD_PRAGMA(omp barrier)
+    return run;
+}
+
 int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
                            int64_t batch, double *sums, int n_threads) {
     if (batch < 1 || batch > e->max_batch || n_steps < 0 || start < 0 ||
@@ -285,7 +301,8 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
     {
         GD_FN(gd_ws) w;
         GD_FN(gd_ws_carve)(e, &w);
-        for (int64_t s = 0; s < n_steps; s++) {
+        int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
+        for (int64_t s = 0; run && s < n_steps; s++) {
             int64_t r0 = start + s * batch;
             if (r0 >= end) break;
             int64_t m = end - r0 < batch ? end - r0 : batch;
@@ -321,7 +338,8 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
     {
         GD_FN(gd_ws) w;
         GD_FN(gd_ws_carve)(e, &w);
-        for (int64_t r0 = start; r0 < start + count; r0 += batch) {
+        int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
+        for (int64_t r0 = start; run && r0 < start + count; r0 += batch) {
             int64_t m = start + count - r0 < batch ? start + count - r0 : batch;
             const GD_T *y = 0;
             const GD_T *in;

@@ -5,6 +5,7 @@
 #include "gd_internal.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+#include "gd_gemm_x86.h"
 
 #define NV 2
 #define MR 6
@@ -12,6 +13,8 @@
 #define MC 144
 
 #define T float
+#define GD_TB 8
+#define GD_TRANSPOSE_BLOCK gd_transpose8x8_f32
 #define V __m256
 #define VL 8
 #define GD_SFX f32_avx2
@@ -22,8 +25,14 @@
 #define V_BCAST(x) _mm256_set1_ps(x)
 #define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define GD_HAS_MASK 1
+#define GD_MASK8(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_LOADN(p, n) _mm256_maskload_ps((p), GD_MASK8(n))
+#define V_STOREN(p, v, n) _mm256_maskstore_ps((p), GD_MASK8(n), (v))
 #include "gd_gemm_tmpl.h"
 #undef T
+#undef GD_TB
+#undef GD_TRANSPOSE_BLOCK
 #undef V
 #undef VL
 #undef GD_SFX
@@ -34,8 +43,12 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_MUL
+#undef V_LOADN
+#undef V_STOREN
 
 #define T double
+#define GD_TB 4
+#define GD_TRANSPOSE_BLOCK gd_transpose4x4_f64
 #define V __m256d
 #define VL 4
 #define GD_SFX f64_avx2
@@ -46,6 +59,10 @@
 #define V_BCAST(x) _mm256_set1_pd(x)
 #define V_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define V_MUL(a, b) _mm256_mul_pd((a), (b))
+#define GD_HAS_MASK 1
+#define GD_MASK4(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define V_LOADN(p, n) _mm256_maskload_pd((p), GD_MASK4(n))
+#define V_STOREN(p, v, n) _mm256_maskstore_pd((p), GD_MASK4(n), (v))
 #include "gd_gemm_tmpl.h"
 
 #endif

@@ -5,6 +5,7 @@
 #include "gd_internal.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+#include "gd_gemm_x86.h"
 
 #define NV 4
 #define MR 6
@@ -12,6 +13,8 @@
 #define MC 144
 
 #define T float
+#define GD_TB 8
+#define GD_TRANSPOSE_BLOCK gd_transpose8x8_f32
 #define V __m512
 #define VL 16
 #define GD_SFX f32_avx512
@@ -22,8 +25,13 @@
 #define V_BCAST(x) _mm512_set1_ps(x)
 #define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define GD_HAS_MASK 1
+#define V_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
+#define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #include "gd_gemm_tmpl.h"
 #undef T
+#undef GD_TB
+#undef GD_TRANSPOSE_BLOCK
 #undef V
 #undef VL
 #undef GD_SFX
@@ -34,8 +42,12 @@
 #undef V_BCAST
 #undef V_FMA
 #undef V_MUL
+#undef V_LOADN
+#undef V_STOREN
 
 #define T double
+#define GD_TB 4
+#define GD_TRANSPOSE_BLOCK gd_transpose4x4_f64
 #define V __m512d
 #define VL 8
 #define GD_SFX f64_avx512
@@ -46,6 +58,9 @@
 #define V_BCAST(x) _mm512_set1_pd(x)
 #define V_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define V_MUL(a, b) _mm512_mul_pd((a), (b))
+#define GD_HAS_MASK 1
+#define V_LOADN(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), (p))
+#define V_STOREN(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
 #include "gd_gemm_tmpl.h"
 
 #endif

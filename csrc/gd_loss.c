@@ -3,7 +3,9 @@
 #include "gd_internal.h"
 
 /* Below this many work units (elements x 10) one thread runs. */
+#ifndef GD_LOSS_MIN_PAR_WORK
 #define GD_LOSS_MIN_PAR_WORK 65536.0
+#endif
 
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"

@@ -35,7 +35,9 @@ static inline GD_T GD_FN(gd_loss_row)(int64_t n, int kind, const GD_T *p, const 
         }
         return -acc / nn;
     case GD_LOSS_BCE_LOGITS:
-        /* max(z,0) - z t + log1p(exp(-|z|)): exp of a non-positive number only */
+        /* max(z,0) - z t + log1p(exp(-|z|)) equals -t log σ(z) - (1-t) log(1-σ(z)) and
+         * takes exp of a non-positive number only (the form TensorFlow documents for
+         * sigmoid_cross_entropy_with_logits) */
         for (j = 0; j < n; j++) {
             GD_T z = p[j], tj = t[j];
             acc += (z > 0 ? z : (GD_T)0) - z * tj + GD_LOG1P(GD_EXP(-GD_FABS(z)));

@@ -4,7 +4,9 @@
 
 /* Below this many work units (elements x 20: two exps and a log each) one thread
  * runs. */
+#ifndef GD_SOFTMAX_XENT_MIN_PAR_WORK
 #define GD_SOFTMAX_XENT_MIN_PAR_WORK 65536.0
+#endif
 
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"

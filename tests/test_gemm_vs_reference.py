@@ -13,10 +13,10 @@ DTYPES = [np.float32, np.float64]
 SMALL = [
     (0, 5, 7), (5, 0, 7), (5, 7, 0), (1, 1, 1), (1, 17, 1), (3, 5, 7),
     (15, 16, 17), (16, 33, 15), (17, 31, 16), (31, 64, 33), (32, 63, 65),
-    (33, 65, 64), (7, 3, 129), (130, 2, 9),
+    (33, 65, 64), (7, 3, 129), (130, 2, 9), (64, 37, 10), (45, 300, 3),
 ]
 # Above the threading threshold; larger than the cache blocks (k > KC, n > NC, m > MC).
-LARGE = [(67, 300, 131), (150, 520, 600)]
+LARGE = [(67, 300, 131), (150, 520, 600), (1100, 200, 10)]
 
 # (alpha, beta): beta == 0 runs with C pre-filled with NaN.
 SCALES = [(1.0, 0.0), (-0.75, 1.0), (2.0, -0.5)]
@@ -29,8 +29,11 @@ def _ck():
 def _operands(layout, m, k, n, dtype, seed):
     rng = np.random.default_rng(seed)
     ta, tb = LAYOUTS[layout]
-    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
-    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    # Scaled so that every element of op(A)·op(B) is O(1) whatever k is: the float32
+    # tolerance is then about rounding, not about cancellation in large sums.
+    s = max(k, 1) ** -0.25
+    a = (s * rng.standard_normal((k, m) if ta else (m, k))).astype(dtype)
+    b = (s * rng.standard_normal((n, k) if tb else (k, n))).astype(dtype)
     c = rng.standard_normal((m, n)).astype(dtype)
     return a, b, c
 
@@ -45,7 +48,9 @@ def _run(layout, a, b, c0, alpha, beta, n_threads):
 def _check(layout, m, k, n, dtype, alpha, beta, threads, seed=0):
     a, b, c0 = _operands(layout, m, k, n, dtype, seed)
     ta, tb = LAYOUTS[layout]
-    expected = _reference.gemm(a, b, c0, ta, tb, alpha, beta)
+    # The reference in float64 on the same inputs, rounded once to dtype.
+    expected = _reference.gemm(a.astype(np.float64), b.astype(np.float64),
+                               c0.astype(np.float64), ta, tb, alpha, beta).astype(dtype)
     results = [_run(layout, a, b, c0, alpha, beta, t) for t in threads]
     for t, got in zip(threads, results):
         assert got.dtype == dtype
@@ -120,3 +125,30 @@ def test_isas_agree_within_tolerance():
             assert_close(_run("nn", a, b, c0, 1.0, 0.0, 2), expected, np.float64, k=90)
     finally:
         _config.set_isa(_config.available_isas()[-1])
+
+
+def test_concurrent_python_threads(isa):
+    # Two OS threads calling GEMM at once (the wrapper releases the GIL) each pack into
+    # their own workspace: every result is the single-caller result, bit for bit.
+    import threading
+
+    jobs = []
+    for i, layout in enumerate(["nn", "nt", "tn", "nn"]):
+        a, b, c0 = _operands(layout, 150, 300, 200, np.float32, 20 + i)
+        jobs.append((layout, a, b, c0, _run(layout, a, b, c0, 1.0, 0.0, 1)))
+    errors = []
+
+    def work(job):
+        layout, a, b, c0, expected = job
+        for _ in range(10):
+            got = _run(layout, a, b, c0, 1.0, 0.0, 2)
+            if not np.array_equal(got, expected):
+                errors.append(layout)
+                return
+
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, f"concurrent callers disagree: {errors}"

@@ -16,11 +16,12 @@ ACTS = list({i: a for a, i in reversed(ref.ACTIVATIONS.items())}.values())  # on
 #: epilogue code and run a corner of it (one ISA, 1 and 3 threads, three shapes)
 CORE_ACTS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 LOSSES = list(ref.LOSSES)
-# (m, k, n): empty batch, one, odd, vector width -1/0/+1, non-square, and one whose
-# Y (n = 1100 columns) spans two of dense_fwd's row blocks.
+# (m, k, n): empty batch, one, odd, vector width -1/0/+1, non-square
 SHAPES = [(0, 5, 3), (1, 1, 1), (7, 3, 5), (15, 16, 17), (16, 17, 15), (17, 15, 16),
-          (33, 70, 9), (300, 6, 1100)]
-SMALL_SHAPES = SHAPES[:-1]
+          (33, 70, 9)]
+# Y spans two of dense_fwd's row blocks (1 MiB or 256 rows), and db several column
+# blocks per thread
+BIG_SHAPE = (260, 3, 1100)
 
 
 #: (act, mkn, n_threads) for the dense tests
@@ -45,6 +46,12 @@ def nan(shape, dtype):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def native():
+    """_ops must reach the C kernels here, whatever GRADIENTE_BACKEND says."""
+    gradiente.set_backend("native")
 
 
 def act_input(rng, act, shape, dtype):
@@ -135,6 +142,18 @@ def test_ops_act_nd_and_softmax(rng):
 @pytest.mark.parametrize("act,mkn,n_threads", DENSE_CASES)
 def test_dense_fwd(isa, rng, dtype, mkn, act, n_threads):
     corner_only(act, isa)
+    check_dense_fwd(rng, dtype, mkn, act, n_threads)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ["relu", "softmax", "gelu"])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_dense_fwd_bwd_big(rng, dtype, act, n_threads):
+    check_dense_fwd(rng, dtype, BIG_SHAPE, act, n_threads)
+    check_dense_bwd(rng, dtype, BIG_SHAPE, act, n_threads)
+
+
+def check_dense_fwd(rng, dtype, mkn, act, n_threads):
     m, k, n = mkn
     x, w, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
     for bias in (b, None):
@@ -154,6 +173,10 @@ def test_dense_fwd(isa, rng, dtype, mkn, act, n_threads):
 @pytest.mark.parametrize("act,mkn,n_threads", DENSE_CASES)
 def test_dense_bwd(isa, rng, dtype, mkn, act, n_threads):
     corner_only(act, isa)
+    check_dense_bwd(rng, dtype, mkn, act, n_threads)
+
+
+def check_dense_bwd(rng, dtype, mkn, act, n_threads):
     m, k, n = mkn
     x, w = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype, 1 / np.sqrt(max(k, 1)))
     y, z = ref.dense_fwd(x, w, rand(rng, n, dtype), act, with_z=True)

@@ -130,3 +130,154 @@ def test_adam(rng, dtype, amsgrad):
         return cw, cm, cv, cvh
 
     same_bits(run)
+
+
+# ---------------------------------------------------------------- inside a team
+#
+# The training engine calls every kernel from all threads of one enclosing parallel
+# region; each kernel must then share its loops with that team and open none. A
+# small C harness (built here when a C compiler with OpenMP is available) opens the
+# region and calls the kernels of the installed extension, whose gd_* symbols it
+# resolves at load time.
+
+TEAM_HARNESS = r"""
+#include <stdint.h>
+#include "gradiente/gd_kernels.h"
+#define TEAM(T, S)                                                                    \
+int team_dense_fwd_##S(int nt, int64_t m, int64_t k, int64_t n, const T *x,          \
+                       const T *w, const T *b, int act, T *y) {                       \
+    int st = 0;                                                                       \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    { int s = gd_dense_fwd_##S(m, k, n, x, w, b, act, y, nt);                         \
+      _Pragma("omp master") st = s; }                                                 \
+    return st;                                                                        \
+}                                                                                     \
+int team_dense_bwd_##S(int nt, int64_t m, int64_t k, int64_t n, const T *x,          \
+                       const T *w, const T *y, T *dy, int act, T *dx, T *dw, T *db) { \
+    int st = 0;                                                                       \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    { int s = gd_dense_bwd_##S(m, k, n, x, w, y, dy, act, dx, dw, db, nt);            \
+      _Pragma("omp master") st = s; }                                                 \
+    return st;                                                                        \
+}                                                                                     \
+void team_act_##S(int nt, int64_t m, int64_t n, int act, const T *x, T *y,           \
+                  const T *dy, T *dx) {                                               \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    { gd_act_fwd_##S(m, n, act, x, y, nt); gd_act_bwd_##S(m, n, act, y, dy, dx, nt); }\
+}                                                                                     \
+void team_softmax_xent_##S(int nt, int64_t m, int64_t n, const T *z,                 \
+                           const int32_t *labels, const T *sw, int from_logits,       \
+                           T *dz, T *row_loss, int32_t *row_hit) {                    \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    gd_softmax_xent_##S(m, n, z, labels, 0, sw, from_logits, (T)0.5, dz, row_loss,    \
+                        row_hit, nt);                                                 \
+}                                                                                     \
+void team_loss_##S(int nt, int64_t m, int64_t n, int loss, const T *p, const T *t,   \
+                   T *dp, T *row_loss) {                                              \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    gd_loss_##S(m, n, loss, p, t, 0, (T)0.5, dp, row_loss, nt);                       \
+}                                                                                     \
+void team_optim_##S(int nt, int64_t n, T *w, const T *g, T *v, T *m, T *v2) {        \
+    _Pragma("omp parallel num_threads(nt)")                                           \
+    { gd_sgd_step_##S(n, w, g, v, (T)0.01, (T)0.9, 1, nt);                            \
+      gd_adam_step_##S(n, w, g, m, v2, 0, (T)1e-3, (T)0.9, (T)0.999, (T)1e-7, nt); }  \
+}
+TEAM(float, f32)
+TEAM(double, f64)
+"""
+
+
+@pytest.fixture(scope="module")
+def team_lib(tmp_path_factory):
+    import ctypes
+    import os
+    import pathlib
+    import shutil
+    import subprocess
+
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    if cc is None:
+        pytest.skip("no C compiler to build the team harness")
+    include = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "include"
+    d = tmp_path_factory.mktemp("team")
+    (d / "team.c").write_text(TEAM_HARNESS)
+    lib = d / "libteam.so"
+    r = subprocess.run([cc, "-std=c99", "-O1", "-fopenmp", "-shared", "-fPIC", f"-I{include}",
+                        str(d / "team.c"), "-o", str(lib)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot build the team harness: {r.stderr[-300:]}")
+    # make the extension's gd_* symbols global so the harness binds to them
+    ctypes.CDLL(ck.__file__, mode=ctypes.RTLD_GLOBAL)
+    try:
+        return ctypes.CDLL(str(lib))
+    except OSError as exc:
+        pytest.skip(f"cannot load the team harness: {exc}")
+
+
+def _p(a):
+    import ctypes
+    return None if a is None else ctypes.c_void_p(a.ctypes.data)
+
+
+def _i(v):
+    import ctypes
+    return ctypes.c_int64(v)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("team", [2, 3])
+def test_kernels_share_an_enclosing_team(team_lib, rng, dtype, team):
+    sfx = "f32" if dtype == np.float32 else "f64"
+    fn = lambda name: getattr(team_lib, f"team_{name}_{sfx}")  # noqa: E731
+    m, k, n = 301, 67, 263
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((k, n)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    dy = rng.standard_normal((m, n)).astype(dtype)
+    for act in ref.ACTIVATIONS.values():
+        y1, y2 = np.empty((m, n), dtype), np.full((m, n), np.nan, dtype)
+        ck.dense_fwd(x, w, b, y1, act, 1)
+        assert fn("dense_fwd")(team, _i(m), _i(k), _i(n), _p(x), _p(w), _p(b), act, _p(y2)) == 0
+        np.testing.assert_array_equal(y1, y2)
+        dz1, dz2 = dy.copy(), dy.copy()
+        out1 = [np.empty(s, dtype) for s in ((m, k), (k, n), (n,))]
+        out2 = [np.full(s, np.nan, dtype) for s in ((m, k), (k, n), (n,))]
+        ck.dense_bwd(x, w, y1, dz1, *out1, act, 1)
+        assert fn("dense_bwd")(team, _i(m), _i(k), _i(n), _p(x), _p(w), _p(y1), _p(dz2), act,
+                               *map(_p, out2)) == 0
+        for u, v in zip([dz1] + out1, [dz2] + out2):
+            np.testing.assert_array_equal(u, v)
+        ya, dxa = np.empty_like(dy), np.empty_like(dy)
+        yb, dxb = np.full_like(dy, np.nan), np.full_like(dy, np.nan)
+        ck.act_fwd(dy, ya, act, 1)
+        ck.act_bwd(ya, y1, dxa, act, 1)
+        fn("act")(team, _i(m), _i(n), act, _p(dy), _p(yb), _p(y1), _p(dxb))
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(dxa, dxb)
+    labels = rng.integers(0, n, m).astype(np.int32)
+    sw = rng.uniform(0, 2, m).astype(dtype)
+    for from_logits in (1, 0):
+        r1 = (np.empty((m, n), dtype), np.empty(m, dtype), np.empty(m, np.int32))
+        r2 = (np.full((m, n), np.nan, dtype), np.full(m, np.nan, dtype), np.full(m, -1, np.int32))
+        ck.softmax_xent(dy, labels, None, sw, from_logits, 0.5, *r1, 1)
+        fn("softmax_xent")(team, _i(m), _i(n), _p(dy), _p(labels), _p(sw), from_logits,
+                           *map(_p, r2))
+        for u, v in zip(r1, r2):
+            np.testing.assert_array_equal(u, v)
+    p, t = rng.uniform(0, 1, (m, n)).astype(dtype), rng.uniform(0, 1, (m, n)).astype(dtype)
+    for kind in ref.LOSSES.values():
+        r1 = (np.empty((m, n), dtype), np.empty(m, dtype))
+        r2 = (np.full((m, n), np.nan, dtype), np.full(m, np.nan, dtype))
+        ck.loss(p, t, None, kind, 0.5, *r1, 1)
+        fn("loss")(team, _i(m), _i(n), kind, _p(p), _p(t), *map(_p, r2))
+        for u, v in zip(r1, r2):
+            np.testing.assert_array_equal(u, v)
+    size = 70_001
+    g = rng.standard_normal(size).astype(dtype)
+    state = [rng.uniform(0, 1, size).astype(dtype) for _ in range(4)]
+    s1, s2 = [a.copy() for a in state], [a.copy() for a in state]
+    ck.sgd_step(s1[0], g, s1[1], 0.01, 0.9, True, 1)
+    ck.adam_step(s1[0], g, s1[2], s1[3], None, 1e-3, 0.9, 0.999, 1e-7, 1)
+    fn("optim")(team, _i(size), *map(_p, [s2[0], g, s2[1], s2[2], s2[3]]))
+    for u, v in zip(s1, s2):
+        np.testing.assert_array_equal(u, v)

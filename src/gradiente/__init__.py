@@ -23,6 +23,7 @@ from . import (  # noqa: F401,E402
     models,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from .models import Sequential  # noqa: F401,E402

@@ -209,6 +209,8 @@ def config_info():
         return info
     info["compiler"] = ck.compiler()
     info["openmp"] = ck.openmp_enabled()
+    if not info["openmp"]:
+        info["n_threads"] = "1 (built without OpenMP: thread settings are ignored)"
     info["cpu_isa"] = _ISA_NAMES[ck.cpu_isa()]
     info["isa"] = {}
     for slot in ck.dispatch_slots():

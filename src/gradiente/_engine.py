@@ -16,6 +16,7 @@ implements too:
 (metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
 ``_ops`` kernels, so it runs on either backend.
 """
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,6 +179,7 @@ class NumpyEngine:
         self.plan = plan
         self._ws = {}
         self._frozen = [r for r in plan.layers if r.kind == "dense" and not r.trainable]
+        self._lock = threading.Lock()  # the workspaces are shared: one call at a time
 
     # ---- views
     def _w(self, buf, r):
@@ -384,6 +386,14 @@ class NumpyEngine:
 
     # ---- the interface
     def train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
+        with self._lock:
+            return self._train_steps(x, y, sample_weight, index, start, n_steps, batch_size)
+
+    def evaluate(self, x, y, sample_weight, batch_size):
+        with self._lock:
+            return self._evaluate(x, y, sample_weight, batch_size)
+
+    def _train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
         """Run n_steps optimizer steps on the batches index[start + s·batch_size ...]
         (the last may be short); returns [Σ loss, Σ metrics..., n_samples]."""
         ws = self._workspace(batch_size)
@@ -407,7 +417,7 @@ class NumpyEngine:
             sums[-1] += m
         return sums
 
-    def evaluate(self, x, y, sample_weight, batch_size):
+    def _evaluate(self, x, y, sample_weight, batch_size):
         """Loss and metric sums over all of x, in batches; no update."""
         ws = self._workspace(batch_size)
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)

@@ -8,7 +8,13 @@ Threads pay only above some work per step, and a core taken by another process m
 every barrier slow; results are bitwise identical for any thread count, so the engine
 measures its step time on the configured thread count and on one thread, keeps the
 faster, and checks again from time to time (:class:`_ThreadChooser`).
+
+One engine holds one workspace and one set of data pointers, so its calls are
+serialised by a lock: ``predict`` from several Python threads on one model runs one
+call at a time (each call still releases the GIL and uses the OpenMP threads), and
+gives each thread its own, serial, result.
 """
+import threading
 import time
 
 import numpy as np
@@ -113,6 +119,7 @@ class NativeEngine:
         self._opt_key = None
         self._data_key = None
         self._threads = _ThreadChooser()
+        self._lock = threading.RLock()
 
     @staticmethod
     def _slot_list(plan):
@@ -156,6 +163,10 @@ class NativeEngine:
 
     # ---- the interface
     def train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
+        with self._lock:
+            return self._train_steps(x, y, sample_weight, index, start, n_steps, batch_size)
+
+    def _train_steps(self, x, y, sample_weight, index, start, n_steps, batch_size):
         index = np.ascontiguousarray(index, dtype=np.int64)
         self._set_data(x, y, sample_weight, index)
         self._core.ensure_workspace(batch_size)
@@ -188,20 +199,26 @@ class NativeEngine:
 
     def release_data(self):
         """Forget the data arrays (the engine holds them between runs of one fit)."""
+        with self._lock:
+            self._release_data()
+
+    def _release_data(self):
         self._core.set_data(np.zeros((0, self.plan.n_in), self.plan.dtype), None, None,
                             None, None)
         self._data_key = None
 
     def evaluate(self, x, y, sample_weight, batch_size):
-        try:
-            return self._eval(x, y, sample_weight, batch_size, True, None)
-        finally:
-            self.release_data()
+        with self._lock:
+            try:
+                return self._eval(x, y, sample_weight, batch_size, True, None)
+            finally:
+                self._release_data()
 
     def predict(self, x, batch_size):
         out = np.empty((x.shape[0], self.plan.n_out), dtype=self.plan.dtype)
-        try:
-            self._eval(x, None, None, batch_size, False, out)
-        finally:
-            self.release_data()
+        with self._lock:
+            try:
+                self._eval(x, None, None, batch_size, False, out)
+            finally:
+                self._release_data()
         return out

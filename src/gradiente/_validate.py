@@ -1,8 +1,29 @@
 """Checks at the public boundary: clear errors, then arrays the engine can use as they
 are (contiguous, the model's dtype, 2-D x, int32 labels)."""
+import difflib
 import numbers
 
 import numpy as np
+
+
+class NotCompiledError(ValueError, RuntimeError):
+    """fit / evaluate / train_on_batch before compile(): a ValueError, as Keras 3 raises
+    (and a RuntimeError, as gradiente raised before)."""
+
+
+def unknown_name(what, received, options):
+    """'Unknown optimizer 'adma'; did you mean 'adam'? Expected one of [...].'"""
+    options = sorted(set(options))
+    close = difflib.get_close_matches(str(received).lower(), options, n=1, cutoff=0.6) \
+        if isinstance(received, str) else []
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown {what} {received!r}.{hint} Expected one of {options}."
+
+
+def _writable(arr):
+    """The engine writes nothing into the data, but its buffers are typed writable: a
+    read-only array (a memmap, a frozen view) is copied once."""
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def _array(value, name):
@@ -17,10 +38,20 @@ def _array(value, name):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} expects a NumPy array (or array-like); received "
                         f"{type(value).__name__}: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise TypeError(f"{name} expects numbers; received an array of dtype {arr.dtype}.")
+    if arr.dtype.kind not in "biuf":
+        what = {"c": "complex numbers (take .real or abs() first)",
+                "O": "Python objects (ragged lists or None?)",
+                "U": "strings", "S": "bytes"}.get(arr.dtype.kind, f"dtype {arr.dtype}")
+        raise TypeError(f"{name} expects an array of real numbers (int, float or bool); "
+                        f"received an array of {what}, dtype {arr.dtype}.")
     return arr
+
+
+def non_negative_int(value, fn, arg):
+    """``fn(arg=...)`` must be an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{fn}({arg}=...) expects an int >= 0; received {arg}={value!r}.")
+    return int(value)
 
 
 def positive_int(value, fn, arg):
@@ -40,6 +71,9 @@ def features(x, name, dtype, input_shape=None):
             f"{arr.shape}. Reshape a single sample with x[None] or a 1-D feature vector "
             "with x.reshape(-1, 1)."
         )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} expects at least one sample; received an empty array of "
+                         f"shape {arr.shape}.")
     if input_shape is not None:
         want = tuple(input_shape)
         got = arr.shape[1:]
@@ -49,8 +83,13 @@ def features(x, name, dtype, input_shape=None):
                 f"an array of shape {arr.shape}."
             )
     if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity; clean the data before training.")
-    return np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype)
+        raise ValueError(f"{name} contains NaN or infinity ({_count_bad(arr)} values); clean "
+                         "the data before training.")
+    return _writable(np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype))
+
+
+def _count_bad(arr):
+    return int(arr.size - np.count_nonzero(np.isfinite(arr)))
 
 
 def targets(y, name, n, sparse, n_out, dtype):
@@ -58,8 +97,8 @@ def targets(y, name, n, sparse, n_out, dtype):
     arr = _array(y, name)
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ValueError(
-            f"{name} expects one target per sample ({n}); received an array of shape "
-            f"{arr.shape}."
+            f"{name} expects one target per sample of x ({n} samples); received an array of "
+            f"shape {arr.shape}. x and y must have the same length."
         )
     if sparse:
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != 1):
@@ -73,21 +112,27 @@ def targets(y, name, n, sparse, n_out, dtype):
             if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
                 raise ValueError(f"{name} expects integer class labels; received non-integer "
                                  "values.")
+        if arr.dtype.kind == "b":
+            raise TypeError(f"{name} expects integer class labels; received booleans.")
         if n and (arr.min() < 0 or arr.max() >= n_out):
             raise ValueError(
                 f"{name} expects class labels in [0, {n_out}) for a model with {n_out} "
                 f"outputs; received labels from {arr.min()} to {arr.max()}."
             )
-        return np.ascontiguousarray(arr, dtype=np.int32)
+        return _writable(np.ascontiguousarray(arr, dtype=np.int32))
     arr = arr.reshape(n, -1) if arr.ndim != 1 else arr.reshape(n, 1)
     if arr.shape[1] != n_out:
+        hint = ""
+        if arr.shape[1] == 1 and n_out > 1:
+            hint = (" For integer class labels use loss='sparse_categorical_crossentropy', "
+                    "or one-hot encode them with gradiente.utils.to_categorical.")
         raise ValueError(
             f"{name} expects targets of shape ({n}, {n_out}) to match the model's output; "
-            f"received shape {np.shape(y)}."
+            f"received shape {np.shape(y)}.{hint}"
         )
     if arr.size and arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return np.ascontiguousarray(arr, dtype=dtype)
+        raise ValueError(f"{name} contains NaN or infinity ({_count_bad(arr)} values).")
+    return _writable(np.ascontiguousarray(arr, dtype=dtype))
 
 
 def sample_weights(w, name, n, dtype):
@@ -100,7 +145,7 @@ def sample_weights(w, name, n, dtype):
     arr = arr.reshape(n)
     if arr.size and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity.")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _writable(np.ascontiguousarray(arr, dtype=dtype))
 
 
 def verbose(value, name):

@@ -111,10 +111,10 @@ def get(identifier):
     if isinstance(identifier, str):
         name = _ALIASES.get(identifier, identifier)
         if name not in _BY_NAME:
-            raise ValueError(
-                f"Unknown activation {identifier!r}; expected one of "
-                f"{sorted(set(_BY_NAME) | set(_ALIASES))}."
-            )
+            from ._validate import unknown_name
+
+            raise ValueError(unknown_name("activation", identifier,
+                                          sorted(set(_BY_NAME) | set(_ALIASES))))
         return _BY_NAME[name]
     if callable(identifier) and serialize(identifier) is not None:
         return identifier

@@ -1,5 +1,5 @@
 """Callbacks, as in ``keras.callbacks``: the Callback base with Keras's hooks, History,
-ProgbarLogger (and the Progbar it draws)."""
+ProgbarLogger (and the Progbar it draws), TerminateOnNaN."""
 import math
 import os
 import sys
@@ -108,6 +108,9 @@ class CallbackList:
     def per_batch(self, mode):
         return any(overrides_batch_hooks(cb, mode) for cb in self.callbacks)
 
+    def stops_on_nonfinite_loss(self):
+        return any(isinstance(cb, TerminateOnNaN) for cb in self.callbacks)
+
     def __getattr__(self, name):
         if not name.startswith("on_") and name != "_on_run_end":
             raise AttributeError(name)
@@ -136,6 +139,29 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
             self.model.history = self
+
+
+class TerminateOnNaN(Callback):
+    """Stops training right after the batch whose loss is NaN or infinite; that epoch
+    stays in the history (Keras's semantics).
+
+    No per-batch Python: fit still runs whole runs of batches in the engine. A run's
+    summed loss is non-finite exactly when one of its batches' losses is; fit then puts
+    the weights, slots and iteration count back as they were before the run (it keeps a
+    copy per run while this callback is present: one pass over the parameters every
+    ~0.1 s) and takes that run's batches again one at a time, up to and including the
+    first non-finite one. So the weights, ``optimizer.iterations`` and the epoch's logs
+    are those Keras would give, bit for bit.
+    """
+
+    def _on_run_end(self, mode, step, logs):
+        if mode != "train":
+            return
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            sys.stdout.write(f"Batch {step - 1}: Invalid loss, terminating training\n")
+            sys.stdout.flush()
+            self.model.stop_training = True
 
 
 def _dynamic_display():

@@ -273,6 +273,10 @@ def get(identifier):
         return _FUNCTIONS[identifier]()
     elif isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
         return _CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        from ._validate import unknown_name
+
+        raise ValueError(unknown_name("loss", identifier, list(_BY_NAME) + list(_CLASSES)))
     raise ValueError(
         f"loss expects one of {sorted(_BY_NAME)}, a gradiente.losses class or function; "
         f"received {identifier!r}."

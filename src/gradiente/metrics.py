@@ -60,6 +60,10 @@ def check(identifier):
         return identifier
     if callable(identifier) and identifier in _BY_FUNCTION:
         return identifier
+    if isinstance(identifier, str):
+        from ._validate import unknown_name
+
+        raise ValueError(unknown_name("metric", identifier, SUPPORTED))
     raise ValueError(
         f"metrics expects names from {SUPPORTED} or functions of gradiente.metrics; "
         f"received {identifier!r}."

@@ -76,6 +76,12 @@ int gd_max_threads(void);
  *   numerics : accumulates in T; bitwise identical for any n_threads on one ISA
  *   returns  : GD_OK, or GD_ENOMEM when the packing workspace cannot be allocated
  */
+/* gd_gemm_reserve_<dtype>: allocate the calling thread's GEMM workspace for the
+ * selected ISA now (GD_OK or GD_ENOMEM). After it succeeded, the thread's GEMM calls
+ * never fail; the engine reserves on every thread of its team before a run. */
+int gd_gemm_reserve_f32(void);
+int gd_gemm_reserve_f64(void);
+
 int gd_gemm_nn_f32(int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb,
                    float beta, float *c, int64_t ldc, int n_threads);
@@ -131,7 +137,8 @@ int gd_act_needs_input(int act);
  *   math     : y = act(x) (softmax: over each row of n)
  *   shapes   : x[m,n] -> y[m,n]
  *   aliasing : y may equal x (in place), no other overlap
- *   threads  : rows split statically
+ *   threads  : softmax: rows split statically; the others: blocks of elements
+ *              (GD_ACT_GRAIN) split statically; one thread below GD_ACT_MIN_PAR_WORK
  */
 void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads);
 void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads);
@@ -142,7 +149,7 @@ void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, i
  *   shapes   : x[m,n] y[m,n] dy[m,n] -> dx[m,n]; x may be NULL unless
  *              gd_act_needs_input(act)
  *   aliasing : dx may equal dy (in place), no other overlap
- *   threads  : rows split statically
+ *   threads  : as gd_act_fwd
  */
 void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *x, const float *y,
                     const float *dy, float *dx, int n_threads);
@@ -155,7 +162,10 @@ void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double
  *              gd_dense_bwd needs it when gd_act_needs_input(act))
  *   layout   : row-major, contiguous
  *   aliasing : Y and Z overlap no input and each other
- *   threads  : rows of Y split statically
+ *   threads  : per block of rows (about 1 MiB of Y, at least 256 rows): the NN GEMM
+ *              (its own split, into Z when given, else Y), then bias + activation over
+ *              the block's rows while they are in cache (as gd_act_fwd;
+ *              GD_DENSE_MIN_PAR_WORK)
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
@@ -171,8 +181,9 @@ int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *              unless gd_act_needs_input(act))
  *   aliasing : dY is read then overwritten with dZ (for GD_ACT_LINEAR it is left
  *              as it is); no output overlaps an input or another output
- *   threads  : rows of dX, rows of dW and blocks of db split statically; the sum over
- *              m for dW and db stays serial inside each element, in index order
+ *   threads  : dZ as gd_act_bwd; dX (NT) and dW (TN) split by the GEMM; db split by
+ *              blocks of 16 columns, each column summed over m by one thread in row
+ *              order (no sum is ever split across threads)
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
@@ -198,6 +209,7 @@ int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *   shapes   : z[m,n]; labels[m] (int32, 0 <= label < n) or targets[m,n];
  *              sample_weight[m] or NULL -> dz[m,n] (or NULL: loss only),
  *              row_loss[m], row_hit[m] (or NULL)
+ *              n == 0 gives row_loss 0 and row_hit 0
  *   aliasing : dz may equal z (in place); nothing else overlaps
  *   threads  : rows split statically; the caller sums row_loss serially
  *   numerics : stable for |z| up to the dtype's range (no exp of a positive number)

@@ -32,6 +32,9 @@ def cache_dir():
 
 def resolve(path, subdir=None):
     """The file a ``path`` argument names: absolute as given, relative in the cache."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_data(path=...) expects a str or os.PathLike; received "
+                        f"{type(path).__name__}: {path!r}.")
     path = pathlib.Path(os.fspath(path)).expanduser()
     if path.is_absolute():
         return path

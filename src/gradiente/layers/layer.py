@@ -110,15 +110,19 @@ class Layer:
                 f"Layer {self.name!r} expects {len(own)} weight arrays; received "
                 f"{len(weights)}."
             )
+        from .._validate import _array
+
+        arrays = []
         for i, (w, new) in enumerate(zip(own, weights)):
-            new = np.asarray(new)
+            new = _array(new, f"Layer {self.name!r} set_weights(weights[{i}])")
             if new.shape != w.shape:
                 raise ValueError(
                     f"Layer {self.name!r} weight {i} expects shape {w.shape}; received "
                     f"an array of shape {new.shape}."
                 )
-        for w, new in zip(own, weights):
-            w[...] = np.asarray(new, dtype=w.dtype)
+            arrays.append(new)
+        for w, new in zip(own, arrays):
+            w[...] = new
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))

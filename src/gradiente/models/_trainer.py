@@ -48,21 +48,37 @@ class Trainer:
         return _validate.features(x, name, self.dtype, self._input_layer.shape[1:])
 
     def _prepare(self, x, y, sample_weight, fn, class_weight=None):
+        """Checked (x, y, sample_weight); nothing of the model changes until all passed
+        (building an unbuilt model from x aside)."""
+        if not self.compiled:
+            raise _validate.NotCompiledError(
+                f"You must call compile() before {fn}(): e.g. model.compile(optimizer='adam', "
+                "loss='sparse_categorical_crossentropy').")
         x2 = self._prepare_x(x, f"{fn}(x=...)")
         plan = self._ensure_plan()
-        self._resolve_metrics(y)
         y2 = _validate.targets(y, f"{fn}(y=...)", x2.shape[0], plan.y_sparse, plan.n_out,
                                plan.dtype)
         sw = _validate.sample_weights(sample_weight, f"{fn}(sample_weight=...)", x2.shape[0],
                                       plan.dtype)
         if class_weight is not None:
             sw = self._class_weights(class_weight, y2, sw, plan)
+        self._resolve_metrics(y)
         return x2, y2, sw
 
     def _class_weights(self, class_weight, y, sw, plan):
         if not isinstance(class_weight, dict):
             raise TypeError(f"fit(class_weight=...) expects a dict {{class: weight}}; received "
                             f"{type(class_weight).__name__}.")
+        n_classes = max(plan.n_out, 2)
+        for k, v in class_weight.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+                    or not 0 <= k < n_classes:
+                raise ValueError(f"fit(class_weight=...) expects class indices in [0, "
+                                 f"{n_classes}) as keys; received key {k!r}.")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(v):
+                raise ValueError(f"fit(class_weight=...) expects finite numbers as weights; "
+                                 f"received {v!r} for class {k!r}.")
         labels = y if plan.y_sparse else (y.argmax(axis=1) if y.shape[1] > 1
                                          else (y[:, 0] > 0.5).astype(np.int64))
         table = np.ones(max([int(k) for k in class_weight] + [int(labels.max()) if labels.size
@@ -104,7 +120,8 @@ class Trainer:
         """Train for ``epochs`` epochs; returns a History (``history.history['loss']``)."""
         batch_size = 32 if batch_size is None else _validate.positive_int(batch_size, "fit",
                                                                            "batch_size")
-        epochs = _validate.positive_int(epochs, "fit", "epochs") if epochs != 0 else 0
+        epochs = _validate.non_negative_int(epochs, "fit", "epochs")  # 0 trains nothing
+        initial_epoch = _validate.non_negative_int(initial_epoch, "fit", "initial_epoch")
         verbose = _validate.verbose(verbose, "fit(verbose=...)")
         if steps_per_epoch is not None or validation_steps is not None:
             raise ValueError("fit(steps_per_epoch=..., validation_steps=...) are not supported "
@@ -147,6 +164,7 @@ class Trainer:
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs,
                                                    "steps": steps}, history)
         sizer = _RunSizer(cbs.per_batch("train"))
+        watch_nan = cbs.stops_on_nonfinite_loss()
         engine = self._engine
         self.stop_training = False
         self._in_fit = True
@@ -164,14 +182,21 @@ class Trainer:
                     if sizer.per_batch:
                         cbs.on_train_batch_begin(step)
                     self._sync_optimizer()
+                    saved = self._train_state() if watch_nan and k > 1 else None
                     t0 = time.perf_counter()
-                    sums += engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
+                    run = engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
                     sizer.record(k, time.perf_counter() - t0)
+                    if saved is not None and not np.isfinite(run[0]):
+                        run, k = self._replay_to_nonfinite(saved, engine, x, y, sw, index,
+                                                           step, k, batch_size)
+                    sums += run
                     step += k
                     logs = self._logs(sums)
                     if sizer.per_batch:
                         cbs.on_train_batch_end(step - 1, logs)
                     cbs._on_run_end("train", step, logs)
+                    if self.stop_training and watch_nan:
+                        break
                 logs = self._logs(sums)
                 if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                     vsums = engine.evaluate(val[0], val[1], val[2], val_batch)
@@ -187,6 +212,31 @@ class Trainer:
                 release()  # the engine holds no reference to the data after fit
         self.history = history
         return history
+
+    def _train_state(self):
+        """A copy of what a training step changes: parameters, slots, iterations."""
+        plan = self._plan
+        return (plan.params.copy(), {k: v.copy() for k, v in plan.slots.items()},
+                plan.iterations.copy())
+
+    def _replay_to_nonfinite(self, saved, engine, x, y, sw, index, step, k, batch_size):
+        """A run of k steps met a NaN/inf loss: go back to the state before it and take
+        its steps one at a time, up to and including the first non-finite one. The
+        engine is deterministic, so the replayed steps give the same bits. Returns the
+        sums of the steps taken and their number."""
+        plan = self._plan
+        params, slots, iterations = saved
+        plan.params[...] = params
+        for name, value in slots.items():
+            plan.slots[name][...] = value
+        plan.iterations[...] = iterations
+        sums = np.zeros(plan.n_sums())
+        for j in range(k):
+            one = engine.train_steps(x, y, sw, index, (step + j) * batch_size, 1, batch_size)
+            sums += one
+            if not np.isfinite(one[0]):
+                return sums, j + 1
+        return sums, k  # pragma: no cover - the run was deterministic
 
     # ---------------------------------------------------------------- evaluate / predict
     def _run_chunks(self, n, batch_size, cbs, mode, work):

@@ -2,7 +2,7 @@
 the training loops are in ``_trainer.py``)."""
 import numpy as np
 
-from .. import _engine, losses as losses_mod, metrics as metrics_mod, optimizers
+from .. import _engine, _validate, losses as losses_mod, metrics as metrics_mod, optimizers
 from .._config import floatx
 from ..layers import deserialize as deserialize_layer, serialize as serialize_layer
 from ..layers.activation import Activation
@@ -154,7 +154,7 @@ class Sequential(Trainer):
             )
         arrays = []
         for i, (w, new) in enumerate(zip(own, weights)):
-            new = np.asarray(new)
+            new = _validate._array(new, f"set_weights(weights[{i}])")
             if new.shape != w.shape:
                 raise ValueError(
                     f"set_weights(weights=...) expects weight {i} of shape {w.shape}; received "
@@ -163,6 +163,30 @@ class Sequential(Trainer):
             arrays.append(new)
         for w, new in zip(own, arrays):
             w[...] = new
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save architecture, weights, compile settings and optimizer state to one file
+        (``.keras`` by convention); see ``gradiente.saving``."""
+        from .. import saving
+
+        if zipped not in (None, True) or kwargs:
+            raise ValueError("save() writes one zip file; pass only filepath and overwrite.")
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to one file (``.weights.npz`` by convention)."""
+        from .. import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read weights written by save_weights (or save); the model is unchanged when
+        the file is wrong."""
+        from .. import saving
+
+        if skip_mismatch:
+            raise ValueError("load_weights(skip_mismatch=True) is not supported; pass False.")
+        saving.load_weights(self, filepath)
 
     def count_params(self):
         self._require_built("count_params()")
@@ -243,8 +267,8 @@ class Sequential(Trainer):
         if self._plan is not None:
             return self._plan
         if not self.compiled:
-            raise RuntimeError("You must call compile() before using the model for training "
-                               "or evaluation.")
+            raise _validate.NotCompiledError("You must call compile() before using the model "
+                                             "for training or evaluation.")
         if not self.built:
             self.build()
         records, n_params = self._records()

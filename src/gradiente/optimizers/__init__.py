@@ -22,6 +22,10 @@ def get(identifier):
     if isinstance(identifier, dict) and str(identifier.get("class_name", "")).lower() in _BY_NAME:
         return _BY_NAME[identifier["class_name"].lower()].from_config(
             identifier.get("config", {}))
+    if isinstance(identifier, str):
+        from .._validate import unknown_name
+
+        raise ValueError(unknown_name("optimizer", identifier, _BY_NAME))
     raise ValueError(
         f"optimizer expects 'adam', 'sgd' or a gradiente.optimizers.Optimizer; received "
         f"{identifier!r}."
