@@ -139,3 +139,20 @@ def test_penalty_added_once_per_batch(backend):
     loss_grads, _ = model._loss_and_grads(x[:8], y[:8])
     np.testing.assert_allclose(loss_grads, plain.evaluate(x[:8], y[:8], verbose=0) + penalty,
                                rtol=1e-6)
+
+
+def test_frozen_layer_is_not_regularized():
+    """Keras adds the penalties of trainable weights only."""
+    gradiente.set_backend("native")
+    dense = Dense(3, kernel_regularizer=regularizers.L2(1.0))
+    model = Sequential([Input((2,)), dense, Dense(1)])
+    assert dense.losses
+    dense.trainable = False
+    assert dense.losses == []
+    model.compile(SGD(learning_rate=0.0), "mse")
+    x = np.ones((4, 2))
+    plain = Sequential([Input((2,)), Dense(3), Dense(1)])
+    plain.compile("sgd", "mse")
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(model.evaluate(x, x[:, :1], verbose=0),
+                               plain.evaluate(x, x[:, :1], verbose=0), rtol=1e-6)

@@ -82,8 +82,11 @@ class Dense(Layer):
         return dx
 
     def _penalties(self):
-        """(regularizer, weight index) pairs of the regularized weights."""
+        """(regularizer, weight index) pairs of the regularized weights (none when the
+        layer is frozen: Keras regularizes trainable weights only)."""
         out = []
+        if not self.trainable:
+            return out
         if self.kernel_regularizer is not None:
             out.append((self.kernel_regularizer, 0))
         if self.use_bias and self.bias_regularizer is not None:

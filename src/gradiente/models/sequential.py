@@ -242,11 +242,10 @@ class Sequential(Trainer):
                     offset += n_out
                 rec = _engine.LayerRecord("dense", n_in, n_out, layer.activation_name,
                                           w_off, b_off, layer.trainable)
-                for reg, attr in ((layer.kernel_regularizer, "kernel"),
-                                  (layer.bias_regularizer, "bias")):
-                    if reg is not None:
-                        setattr(rec, attr + "_l1", reg.l1)
-                        setattr(rec, attr + "_l2", reg.l2)
+                for reg, i in layer._penalties():  # trainable weights only, as Keras
+                    attr = ("kernel", "bias")[i]
+                    setattr(rec, attr + "_l1", reg.l1)
+                    setattr(rec, attr + "_l2", reg.l2)
                 records.append(rec)
             elif isinstance(layer, Dropout):
                 share_rows, share_cols = layer._shares(layer.input_shape)
