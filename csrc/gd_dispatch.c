@@ -47,6 +47,84 @@ static struct {
     gd_gemm_reserve_f32_generic, gd_gemm_reserve_f64_generic,
 };
 
+/* ---- the optimizer kernels (gd_optim*.c): one slot per dtype ------------------- */
+/* X(name, params, args) lists every optimizer kernel with its parameters in T. */
+#define GD_OPTIM_LIST(X, T)                                                              \
+    X(sgd_step, (int64_t n, T *w, const T *g, T *v, T lr, T momentum, int nesterov,      \
+                 int n_threads), (n, w, g, v, lr, momentum, nesterov, n_threads))        \
+    X(adam_step, (int64_t n, T *w, const T *g, T *m, T *v, T *vhat, T alpha, T beta_1,   \
+                  T beta_2, T epsilon, int n_threads),                                   \
+      (n, w, g, m, v, vhat, alpha, beta_1, beta_2, epsilon, n_threads))                  \
+    X(rmsprop_step, (int64_t n, T *w, const T *g, T *v, T *mom, T *avg, T lr, T rho,     \
+                     T momentum, T epsilon, int n_threads),                              \
+      (n, w, g, v, mom, avg, lr, rho, momentum, epsilon, n_threads))                     \
+    X(adagrad_step, (int64_t n, T *w, const T *g, T *acc, T lr, T epsilon,               \
+                     int n_threads), (n, w, g, acc, lr, epsilon, n_threads))             \
+    X(adamax_step, (int64_t n, T *w, const T *g, T *m, T *u, T lr, T bias_1, T beta_1,   \
+                    T beta_2, T epsilon, int n_threads),                                 \
+      (n, w, g, m, u, lr, bias_1, beta_1, beta_2, epsilon, n_threads))                   \
+    X(nadam_step, (int64_t n, T *w, const T *g, T *m, T *v, T lr, T c_m, T c_g,          \
+                   T bias_2, T beta_1, T beta_2, T epsilon, int n_threads),              \
+      (n, w, g, m, v, lr, c_m, c_g, bias_2, beta_1, beta_2, epsilon, n_threads))         \
+    X(adadelta_step, (int64_t n, T *w, const T *g, T *ag, T *ad, T lr, T rho, T epsilon, \
+                      int n_threads), (n, w, g, ag, ad, lr, rho, epsilon, n_threads))    \
+    X(scale, (int64_t n, T *w, T factor, int n_threads), (n, w, factor, n_threads))      \
+    X(clip_grads, (int64_t n, int64_t n_blocks, const int64_t *blocks, T *g, int mode,   \
+                   double clip, double *scratch, int n_threads),                         \
+      (n, n_blocks, blocks, g, mode, clip, scratch, n_threads))
+
+#define GD_OPTIM_FIELD(name, params, args) void(*name) params;
+
+/* prototypes of every variant: gd_<name>_<dtype>_<isa> */
+#define GD_OPTIM_PROTO_ISA(T, SFX)                                                       \
+    GD_OPTIM_LIST(GD_OPTIM_PROTO_##SFX, T)
+#define GD_OPTIM_PROTO_f32_generic(name, params, args) void gd_##name##_f32_generic params;
+#define GD_OPTIM_PROTO_f64_generic(name, params, args) void gd_##name##_f64_generic params;
+#define GD_OPTIM_PROTO_f32_avx2(name, params, args) void gd_##name##_f32_avx2 params;
+#define GD_OPTIM_PROTO_f64_avx2(name, params, args) void gd_##name##_f64_avx2 params;
+#define GD_OPTIM_PROTO_f32_avx512(name, params, args) void gd_##name##_f32_avx512 params;
+#define GD_OPTIM_PROTO_f64_avx512(name, params, args) void gd_##name##_f64_avx512 params;
+GD_OPTIM_PROTO_ISA(float, f32_generic)
+GD_OPTIM_PROTO_ISA(double, f64_generic)
+#if GD_X86
+GD_OPTIM_PROTO_ISA(float, f32_avx2)
+GD_OPTIM_PROTO_ISA(double, f64_avx2)
+GD_OPTIM_PROTO_ISA(float, f32_avx512)
+GD_OPTIM_PROTO_ISA(double, f64_avx512)
+#endif
+
+typedef struct { GD_OPTIM_LIST(GD_OPTIM_FIELD, float) int isa; } gd_optim_f32_slot;
+typedef struct { GD_OPTIM_LIST(GD_OPTIM_FIELD, double) int isa; } gd_optim_f64_slot;
+
+/* Fill a slot with one ISA's variants. */
+#define GD_OPTIM_FILL_FN(DT, T, ISA, ISA_ID)                                              \
+    static void gd_optim_fill_##DT##_##ISA(gd_optim_##DT##_slot *slot) {                  \
+        GD_OPTIM_LIST(GD_OPTIM_SET_##DT##_##ISA, T)                                       \
+        slot->isa = ISA_ID;                                                               \
+    }
+#define GD_OPTIM_SET_f32_generic(name, params, args) slot->name = gd_##name##_f32_generic;
+#define GD_OPTIM_SET_f64_generic(name, params, args) slot->name = gd_##name##_f64_generic;
+#define GD_OPTIM_SET_f32_avx2(name, params, args) slot->name = gd_##name##_f32_avx2;
+#define GD_OPTIM_SET_f64_avx2(name, params, args) slot->name = gd_##name##_f64_avx2;
+#define GD_OPTIM_SET_f32_avx512(name, params, args) slot->name = gd_##name##_f32_avx512;
+#define GD_OPTIM_SET_f64_avx512(name, params, args) slot->name = gd_##name##_f64_avx512;
+GD_OPTIM_FILL_FN(f32, float, generic, GD_ISA_GENERIC)
+GD_OPTIM_FILL_FN(f64, double, generic, GD_ISA_GENERIC)
+#if GD_X86
+GD_OPTIM_FILL_FN(f32, float, avx2, GD_ISA_AVX2)
+GD_OPTIM_FILL_FN(f64, double, avx2, GD_ISA_AVX2)
+GD_OPTIM_FILL_FN(f32, float, avx512, GD_ISA_AVX512)
+GD_OPTIM_FILL_FN(f64, double, avx512, GD_ISA_AVX512)
+#endif
+
+/* The optimizer slots (never NULL: filled statically with the generic variants). */
+#define GD_OPTIM_INIT_f32(name, params, args) gd_##name##_f32_generic,
+#define GD_OPTIM_INIT_f64(name, params, args) gd_##name##_f64_generic,
+static gd_optim_f32_slot gd_optim_f32 = {GD_OPTIM_LIST(GD_OPTIM_INIT_f32, float)
+                                         GD_ISA_GENERIC};
+static gd_optim_f64_slot gd_optim_f64 = {GD_OPTIM_LIST(GD_OPTIM_INIT_f64, double)
+                                         GD_ISA_GENERIC};
+
 int gd_cpu_isa(void) {
 #if GD_X86
     __builtin_cpu_init();
@@ -72,6 +150,8 @@ int gd_dispatch_init(int cap) {
     gd_table.reserve_f32 = gd_gemm_reserve_f32_generic;
     gd_table.reserve_f64 = gd_gemm_reserve_f64_generic;
     gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_GENERIC;
+    gd_optim_fill_f32_generic(&gd_optim_f32);
+    gd_optim_fill_f64_generic(&gd_optim_f64);
 #if GD_X86
     if (isa >= GD_ISA_AVX512) {
         gd_table.nn_f32 = gd_gemm_nn_f32_avx512;
@@ -83,6 +163,8 @@ int gd_dispatch_init(int cap) {
         gd_table.reserve_f32 = gd_gemm_reserve_f32_avx512;
         gd_table.reserve_f64 = gd_gemm_reserve_f64_avx512;
         gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX512;
+        gd_optim_fill_f32_avx512(&gd_optim_f32);
+        gd_optim_fill_f64_avx512(&gd_optim_f64);
     } else if (isa >= GD_ISA_AVX2) {
         gd_table.nn_f32 = gd_gemm_nn_f32_avx2;
         gd_table.nt_f32 = gd_gemm_nt_f32_avx2;
@@ -93,6 +175,8 @@ int gd_dispatch_init(int cap) {
         gd_table.reserve_f32 = gd_gemm_reserve_f32_avx2;
         gd_table.reserve_f64 = gd_gemm_reserve_f64_avx2;
         gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX2;
+        gd_optim_fill_f32_avx2(&gd_optim_f32);
+        gd_optim_fill_f64_avx2(&gd_optim_f64);
     }
 #else
     (void)isa;
@@ -100,7 +184,8 @@ int gd_dispatch_init(int cap) {
     return gd_table.isa_f32;
 }
 
-static const char *const gd_slot_names[] = {"gemm_f32", "gemm_f64"};
+static const char *const gd_slot_names[] = {"gemm_f32", "gemm_f64", "optim_f32",
+                                            "optim_f64"};
 
 const char *gd_dispatch_slot_name(int i) {
     if (i < 0 || i >= (int)(sizeof gd_slot_names / sizeof gd_slot_names[0])) return NULL;
@@ -111,6 +196,8 @@ int gd_dispatch_isa(const char *slot) {
     if (!slot) return -1;
     if (strcmp(slot, "gemm_f32") == 0) return gd_table.isa_f32;
     if (strcmp(slot, "gemm_f64") == 0) return gd_table.isa_f64;
+    if (strcmp(slot, "optim_f32") == 0) return gd_optim_f32.isa;
+    if (strcmp(slot, "optim_f64") == 0) return gd_optim_f64.isa;
     return -1;
 }
 
@@ -131,3 +218,11 @@ GD_GEMM_PUBLIC(tn, double, f64)
 
 int gd_gemm_reserve_f32(void) { return gd_table.reserve_f32(); }
 int gd_gemm_reserve_f64(void) { return gd_table.reserve_f64(); }
+
+/* ---- the public optimizer names: through the table ------------------------------ */
+#define GD_OPTIM_PUBLIC_f32(name, params, args) \
+    void gd_##name##_f32 params { gd_optim_f32.name args; }
+#define GD_OPTIM_PUBLIC_f64(name, params, args) \
+    void gd_##name##_f64 params { gd_optim_f64.name args; }
+GD_OPTIM_LIST(GD_OPTIM_PUBLIC_f32, float)
+GD_OPTIM_LIST(GD_OPTIM_PUBLIC_f64, double)

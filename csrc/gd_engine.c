@@ -70,6 +70,28 @@ void gd_engine_workspace(const gd_engine_t *e, int64_t max_batch, int64_t *n_ws,
     *n_iws = 2 * gd_round_up(B);
 }
 
+/* Nadam's step-t scalars (Keras 3: u_k = beta_1·(1 - 0.5·0.96ᵏ), Πₜ = u_1···u_t):
+ * c_m = u_{t+1} / (1 - Πₜ·u_{t+1}), c_g = (1 - u_t) / (1 - Πₜ), bias_2 = 1 - beta_2ᵗ;
+ * *prod = Πₜ. state = [t', Πₜ'] of an earlier step: used when t' == t - 1, else the
+ * product is recomputed from k = 1. Only reads state. */
+static void gd_nadam_coefficients(double beta_1, double beta_2, int64_t t,
+                                  const double *state, double *c_m, double *c_g,
+                                  double *bias_2, double *prod) {
+    double u_t = beta_1 * (1.0 - 0.5 * pow(0.96, (double)t));
+    double u_next = beta_1 * (1.0 - 0.5 * pow(0.96, (double)(t + 1)));
+    double p;
+    if (state && state[0] == (double)(t - 1)) {
+        p = state[1] * u_t;
+    } else {
+        p = 1.0;
+        for (int64_t k = 1; k <= t; k++) p *= beta_1 * (1.0 - 0.5 * pow(0.96, (double)k));
+    }
+    *c_m = u_next / (1.0 - p * u_next);
+    *c_g = (1.0 - u_t) / (1.0 - p);
+    *bias_2 = 1.0 - pow(beta_2, (double)t);
+    *prod = p;
+}
+
 #define GD_T float
 #define GD_SFX f32
 #include "gd_engine_impl.h"

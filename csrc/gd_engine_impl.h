@@ -255,19 +255,70 @@ static void GD_FN(gd_add_penalty)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t
     sums[0] += (double)m * pen;
 }
 
-static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, int nt) {
+/* One optimizer update of every parameter (all threads of the team) at learning rate
+ * lr: clipping, weight decay, then the optimizer's kernel; the step number is
+ * t = iterations + 1. */
+static void GD_FN(gd_optimizer_step)(const gd_engine_t *e, double lr, int nt) {
     GD_T *wp = (GD_T *)e->params;
-    const GD_T *g = (const GD_T *)e->grads;
-    if (e->opt == GD_OPT_SGD) {
-        GD_FN(gd_sgd_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T)e->learning_rate,
-                           (GD_T)e->momentum, e->nesterov, nt);
-    } else {
-        double t = (double)(*e->iterations + 1);
-        double alpha = e->learning_rate * sqrt(1.0 - pow(e->beta_2, t)) /
-                       (1.0 - pow(e->beta_1, t));
-        GD_FN(gd_adam_step)(e->n_params, wp, g, (GD_T *)e->slot0, (GD_T *)e->slot1,
-                            e->amsgrad ? (GD_T *)e->slot2 : 0, (GD_T)alpha, (GD_T)e->beta_1,
-                            (GD_T)e->beta_2, (GD_T)e->epsilon, nt);
+    GD_T *g = (GD_T *)e->grads;
+    GD_T *s0 = (GD_T *)e->slot0, *s1 = (GD_T *)e->slot1, *s2 = (GD_T *)e->slot2;
+    int64_t n = e->n_params;
+    double t = (double)(*e->iterations + 1);
+    if (e->clip_mode != GD_CLIP_NONE)
+        GD_FN(gd_clip_grads)(n, e->n_clip_blocks, e->clip_blocks, g, e->clip_mode, e->clip,
+                             e->clip_scratch, nt);
+    if (e->weight_decay != 0) {
+        GD_T factor = (GD_T)(1.0 - lr * e->weight_decay);
+        if (e->decay_segments == 0) {
+            GD_FN(gd_scale)(n, wp, factor, nt);
+        } else {
+            for (int64_t j = 0; j < e->n_decay_segments; j++)
+                GD_FN(gd_scale)(e->decay_segments[2 * j + 1], wp + e->decay_segments[2 * j],
+                                factor, nt);
+        }
+    }
+    switch (e->opt) {
+    case GD_OPT_SGD:
+        GD_FN(gd_sgd_step)(n, wp, g, s0, (GD_T)lr, (GD_T)e->momentum, e->nesterov, nt);
+        break;
+    case GD_OPT_ADAM: {
+        double alpha = lr * sqrt(1.0 - pow(e->beta_2, t)) / (1.0 - pow(e->beta_1, t));
+        GD_FN(gd_adam_step)(n, wp, g, s0, s1, e->amsgrad ? s2 : 0, (GD_T)alpha,
+                            (GD_T)e->beta_1, (GD_T)e->beta_2, (GD_T)e->epsilon, nt);
+        break;
+    }
+    case GD_OPT_RMSPROP:
+        GD_FN(gd_rmsprop_step)(n, wp, g, s0, e->momentum > 0 ? s1 : 0, e->centered ? s2 : 0,
+                               (GD_T)lr, (GD_T)e->rho, (GD_T)e->momentum, (GD_T)e->epsilon,
+                               nt);
+        break;
+    case GD_OPT_ADAGRAD:
+        GD_FN(gd_adagrad_step)(n, wp, g, s0, (GD_T)lr, (GD_T)e->epsilon, nt);
+        break;
+    case GD_OPT_NADAM: {
+        double c_m, c_g, bias_2, prod;
+        gd_nadam_coefficients(e->beta_1, e->beta_2, *e->iterations + 1, e->opt_state, &c_m,
+                              &c_g, &bias_2, &prod);
+        GD_FN(gd_nadam_step)(n, wp, g, s0, s1, (GD_T)lr, (GD_T)c_m, (GD_T)c_g, (GD_T)bias_2,
+                             (GD_T)e->beta_1, (GD_T)e->beta_2, (GD_T)e->epsilon, nt);
+        /* every thread has read opt_state (the step's loop ended in a barrier) */
+        GD_PRAGMA(omp single)
+        if (e->opt_state) {
+            e->opt_state[0] = t;
+            e->opt_state[1] = prod;
+        }
+        break;
+    }
+    case GD_OPT_ADAMAX:
+        GD_FN(gd_adamax_step)(n, wp, g, s0, s1, (GD_T)lr, (GD_T)(1.0 - pow(e->beta_1, t)),
+                              (GD_T)e->beta_1, (GD_T)e->beta_2, (GD_T)e->epsilon, nt);
+        break;
+    case GD_OPT_ADADELTA:
+        GD_FN(gd_adadelta_step)(n, wp, g, s0, s1, (GD_T)lr, (GD_T)e->rho, (GD_T)e->epsilon,
+                                nt);
+        break;
+    default:
+        break;
     }
 }
 
@@ -312,7 +363,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
             GD_FN(gd_add_penalty)(e, &w, m, 1, sums, nt);
-            GD_FN(gd_optimizer_step)(e, nt);
+            GD_FN(gd_optimizer_step)(e, e->learning_rate, nt);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;

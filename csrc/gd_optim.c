@@ -1,19 +1,10 @@
-/* Optimizer steps over one flat parameter buffer (Keras 3 SGD and Adam), both dtypes
- * from the template gd_optim_impl.h. */
+/* Optimizer steps over one flat parameter buffer (Keras 3's optimizers, gradient
+ * clipping, weight decay): the baseline-ISA variants (_generic) of the template
+ * gd_optim_impl.h, both dtypes. gd_optim_avx2.c and gd_optim_avx512.c compile the same
+ * template with their flags; gd_dispatch.c picks one at run time. */
 #include "gd_internal.h"
 
-/* Elements per block of the static split (a multiple of every vector width). */
-#define GD_OPTIM_GRAIN 2048
-/* Below these many elements one thread runs. Measured (best of 15, float32) on a
- * 2-core AMD EPYC: two threads win over one above about 8K Adam elements and 16K
- * SGD elements; the thresholds sit at twice that, for machines with a slower team
- * start. Override with -D at build time to measure again. */
-#ifndef GD_SGD_MIN_PAR_ELEMS
-#define GD_SGD_MIN_PAR_ELEMS 32768.0
-#endif
-#ifndef GD_ADAM_MIN_PAR_ELEMS
-#define GD_ADAM_MIN_PAR_ELEMS 16384.0
-#endif
+#define GD_ISA generic
 
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"

@@ -100,8 +100,12 @@ def test_string_names_resolve():
     assert gradiente.activations.get("relu") is gradiente.activations.relu
     assert isinstance(gradiente.initializers.get("glorot_uniform"),
                       gradiente.initializers.GlorotUniform)
+    for name, cls in [("rmsprop", "RMSprop"), ("adamw", "AdamW"), ("adagrad", "Adagrad"),
+                      ("nadam", "Nadam"), ("adamax", "Adamax"), ("adadelta", "Adadelta"),
+                      ("RMSprop", "RMSprop")]:
+        assert type(optimizers.get(name)).__name__ == cls
     with pytest.raises(ValueError, match="not supported yet"):
-        optimizers.get("rmsprop")
+        optimizers.get("lion")
     with pytest.raises(ValueError, match="Unknown activation"):
         layers.Dense(3, activation="swishy")
 

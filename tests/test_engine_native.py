@@ -13,7 +13,8 @@ from gradiente import _engine, losses
 from gradiente._engine_native import NativeEngine, _ThreadChooser
 from gradiente.layers import Activation, Dense, Flatten, Input
 from gradiente.models import Sequential
-from gradiente.optimizers import SGD, Adam
+from gradiente.optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam,
+                                  RMSprop)
 from gradiente.utils import set_random_seed, to_categorical
 
 CASES = {
@@ -43,7 +44,32 @@ OPTIMIZERS = {
     "nesterov": lambda: SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
     "adam": lambda: Adam(learning_rate=0.01),
     "amsgrad": lambda: Adam(learning_rate=0.01, amsgrad=True),
+    "rmsprop": lambda: RMSprop(learning_rate=0.01),
+    "rmsprop_momentum_centered": lambda: RMSprop(learning_rate=0.01, momentum=0.5,
+                                                 centered=True),
+    "adamw": lambda: AdamW(learning_rate=0.01, weight_decay=0.1),
+    "adagrad": lambda: Adagrad(learning_rate=0.05),
+    "nadam": lambda: Nadam(learning_rate=0.01),
+    "adamax": lambda: Adamax(learning_rate=0.01),
+    "adadelta": lambda: Adadelta(learning_rate=1.0),
+    "sgd_clipnorm_decay": lambda: SGD(learning_rate=0.1, momentum=0.9, clipnorm=0.05,
+                                      weight_decay=0.01),
+    "adam_global_clipnorm": lambda: Adam(learning_rate=0.01, global_clipnorm=0.05),
+    "rmsprop_clipvalue": lambda: RMSprop(learning_rate=0.01, clipvalue=0.01),
+    "adamw_exclude_bias": lambda: _excluding(AdamW(learning_rate=0.01, weight_decay=0.5),
+                                             ["bias"]),
 }
+
+
+def _excluding(opt, names):
+    opt.exclude_from_weight_decay(var_names=names)
+    return opt
+
+#: the optimizers every case runs with; the others run on a few cases
+_ALL_CASES_OPTS = ("sgd", "momentum", "nesterov", "adam", "amsgrad")
+_FEW_CASES = ("softmax_sparse", "mse", "logits_bce")
+ENGINE_PAIRS = [(c, o) for o in sorted(OPTIMIZERS) for c in sorted(CASES)
+                if o in _ALL_CASES_OPTS or c in _FEW_CASES]
 
 
 def _targets(kind, n, rng, units):
@@ -89,8 +115,7 @@ def _train(backend, case, opt, dtype, sample_weight=False, threads=None):
     return model, hist, x, y
 
 
-@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case,opt", ENGINE_PAIRS)
 def test_native_engine_matches_numpy_engine_float64(case, opt):
     m_np, h_np, x, y = _train("numpy", case, opt, "float64")
     m_c, h_c, _, _ = _train("native", case, opt, "float64")
@@ -106,6 +131,7 @@ def test_native_engine_matches_numpy_engine_float64(case, opt):
     for name, slot in m_np._plan.slots.items():
         np.testing.assert_allclose(m_c._plan.slots[name], slot, rtol=1e-9, atol=1e-12,
                                    err_msg=name)
+    np.testing.assert_allclose(m_c._plan.opt_state, m_np._plan.opt_state, rtol=1e-12)
     gradiente.set_backend("native")
     p_c = m_c.predict(x, verbose=0)
     gradiente.set_backend("numpy")
@@ -113,10 +139,15 @@ def test_native_engine_matches_numpy_engine_float64(case, opt):
     np.testing.assert_allclose(p_c, p_np, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["softmax_sparse", "softmax_cce", "sigmoid_bce", "mse"])
-def test_native_engine_matches_numpy_engine_float32(case):
-    m_np, h_np, _, _ = _train("numpy", case, "adam", "float32", sample_weight=True)
-    m_c, h_c, _, _ = _train("native", case, "adam", "float32", sample_weight=True)
+@pytest.mark.parametrize("case,opt", [(c, "adam") for c in ("softmax_sparse", "softmax_cce",
+                                                              "sigmoid_bce", "mse")] +
+                         [("softmax_sparse", o) for o in ("rmsprop_momentum_centered", "adamw",
+                                                          "adagrad", "nadam", "adamax",
+                                                          "adadelta", "sgd_clipnorm_decay",
+                                                          "adam_global_clipnorm")])
+def test_native_engine_matches_numpy_engine_float32(case, opt):
+    m_np, h_np, _, _ = _train("numpy", case, opt, "float32", sample_weight=True)
+    m_c, h_c, _, _ = _train("native", case, opt, "float32", sample_weight=True)
     for a, b in zip(m_c.get_weights(), m_np.get_weights()):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
@@ -157,7 +188,10 @@ def test_bitwise_identical_across_threads():
         assert np.array_equal(pred, results[0][2])
 
 
-def test_bitwise_identical_across_threads_big_layers():
+@pytest.mark.parametrize("optimizer", [
+    "adam", lambda: Nadam(clipnorm=0.5), lambda: AdamW(global_clipnorm=0.5),
+    lambda: RMSprop(momentum=0.5, centered=True, clipvalue=0.01)])
+def test_bitwise_identical_across_threads_big_layers(optimizer):
     """Large enough that the kernels split their work across the team."""
     gradiente.set_backend("native")
     rng = np.random.default_rng(0)
@@ -169,9 +203,10 @@ def test_bitwise_identical_across_threads_big_layers():
         set_random_seed(2)
         model = Sequential([Input(shape=(200,)), Dense(300, activation="relu"),
                             Dense(10, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=optimizer if isinstance(optimizer, str) else optimizer(),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        assert isinstance(model._engine, NativeEngine)
         outs.append(model.get_weights())
     for weights in outs[1:]:
         for a, b in zip(weights, outs[0]):

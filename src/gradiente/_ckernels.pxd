@@ -88,6 +88,39 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
                           double *vhat, double alpha, double beta_1, double beta_2,
                           double epsilon, int n_threads)
 
+    void gd_rmsprop_step_f32(int64_t n, float *w, const float *g, float *v, float *mom,
+                             float *avg, float lr, float rho, float momentum, float epsilon,
+                             int n_threads)
+    void gd_rmsprop_step_f64(int64_t n, double *w, const double *g, double *v, double *mom,
+                             double *avg, double lr, double rho, double momentum,
+                             double epsilon, int n_threads)
+    void gd_adagrad_step_f32(int64_t n, float *w, const float *g, float *acc, float lr,
+                             float epsilon, int n_threads)
+    void gd_adagrad_step_f64(int64_t n, double *w, const double *g, double *acc, double lr,
+                             double epsilon, int n_threads)
+    void gd_adamax_step_f32(int64_t n, float *w, const float *g, float *m, float *u, float lr,
+                            float bias_1, float beta_1, float beta_2, float epsilon,
+                            int n_threads)
+    void gd_adamax_step_f64(int64_t n, double *w, const double *g, double *m, double *u,
+                            double lr, double bias_1, double beta_1, double beta_2,
+                            double epsilon, int n_threads)
+    void gd_nadam_step_f32(int64_t n, float *w, const float *g, float *m, float *v, float lr,
+                           float c_m, float c_g, float bias_2, float beta_1, float beta_2,
+                           float epsilon, int n_threads)
+    void gd_nadam_step_f64(int64_t n, double *w, const double *g, double *m, double *v,
+                           double lr, double c_m, double c_g, double bias_2, double beta_1,
+                           double beta_2, double epsilon, int n_threads)
+    void gd_adadelta_step_f32(int64_t n, float *w, const float *g, float *ag, float *ad,
+                              float lr, float rho, float epsilon, int n_threads)
+    void gd_adadelta_step_f64(int64_t n, double *w, const double *g, double *ag, double *ad,
+                              double lr, double rho, double epsilon, int n_threads)
+    void gd_scale_f32(int64_t n, float *w, float factor, int n_threads)
+    void gd_scale_f64(int64_t n, double *w, double factor, int n_threads)
+    void gd_clip_grads_f32(int64_t n, int64_t n_blocks, const int64_t *blocks, float *g,
+                           int mode, double clip, double *scratch, int n_threads)
+    void gd_clip_grads_f64(int64_t n, int64_t n_blocks, const int64_t *blocks, double *g,
+                           int mode, double clip, double *scratch, int n_threads)
+
     void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
                        const float *t, float *row_out, int n_threads)
     void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
@@ -125,11 +158,22 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         int32_t opt
         int32_t nesterov
         int32_t amsgrad
+        int32_t centered
         double learning_rate
         double momentum
         double beta_1
         double beta_2
         double epsilon
+        double rho
+        double weight_decay
+        int64_t n_decay_segments
+        const int64_t *decay_segments
+        int32_t clip_mode
+        double clip
+        int64_t n_clip_blocks
+        const int64_t *clip_blocks
+        double *clip_scratch
+        double *opt_state
         int64_t n_params
         void *params
         void *grads

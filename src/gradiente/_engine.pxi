@@ -46,6 +46,11 @@ cdef class EngineCore:
     cdef int64_t[::1] _index_mv
     cdef unsigned char[::1] _layers_mv
     cdef int64_t[::1] _iter_mv
+    cdef object _opt_refs      # the clipping table, its scratch, the optimizer state
+    cdef int64_t[:, ::1] _blocks_mv
+    cdef int64_t[:, ::1] _decay_mv
+    cdef double[::1] _scratch_mv
+    cdef double[::1] _state_mv
 
     def __init__(self, layers, int64_t n_features, int64_t n_outputs, dtype,
                  bint fused_xent, bint skip_last_act, bint from_logits, int loss,
@@ -95,6 +100,69 @@ cdef class EngineCore:
         self.e.iterations = &self._iter_mv[0]
         self.e.max_batch = 0
         self.e.n_samples = 0
+        self.e.centered = 0
+        self.e.rho = 0
+        self.e.weight_decay = 0
+        self.e.n_decay_segments = 0
+        self.e.decay_segments = NULL
+        self.e.clip_mode = 0
+        self.e.clip = 0
+        self.e.n_clip_blocks = 0
+        self.e.clip_blocks = NULL
+        self.e.clip_scratch = NULL
+        self.e.opt_state = NULL
+
+    def set_optimizer(self, int opt, bint nesterov, bint amsgrad, bint centered,
+                      double learning_rate, double momentum, double beta_1, double beta_2,
+                      double epsilon, double rho, double weight_decay, int clip_mode,
+                      double clip, clip_blocks, opt_state, decay_segments=None):
+        """All the optimizer's settings (they may change between runs).
+
+        clip_blocks: int64[n_blocks, 3] (gd_clip_grads's table) or None; opt_state:
+        float64[2] (Nadam's [t, product]) or None; decay_segments: int64[k, 2] (offset,
+        size) of the variables weight decay applies to, or None for all. All kept
+        referenced.
+        """
+        self.e.opt = opt
+        self.e.nesterov = nesterov
+        self.e.amsgrad = amsgrad
+        self.e.centered = centered
+        self.e.learning_rate = learning_rate
+        self.e.momentum = momentum
+        self.e.beta_1 = beta_1
+        self.e.beta_2 = beta_2
+        self.e.epsilon = epsilon
+        self.e.rho = rho
+        self.e.weight_decay = weight_decay
+        self.e.n_decay_segments = 0
+        self.e.decay_segments = NULL
+        if decay_segments is not None:
+            self.e.n_decay_segments = decay_segments.shape[0]
+            if decay_segments.shape[0] > 0:
+                self._decay_mv = decay_segments
+                self.e.decay_segments = &self._decay_mv[0, 0]
+            else:  # nothing decays
+                self.e.weight_decay = 0
+        scratch = None
+        self.e.n_clip_blocks = 0
+        self.e.clip_blocks = NULL
+        self.e.clip_scratch = NULL
+        if clip_blocks is not None and clip_blocks.shape[0] > 0:
+            scratch = _np.zeros(clip_blocks.shape[0], dtype=_np.float64)
+            self._blocks_mv = clip_blocks
+            self._scratch_mv = scratch
+            self.e.n_clip_blocks = clip_blocks.shape[0]
+            self.e.clip_blocks = &self._blocks_mv[0, 0]
+            self.e.clip_scratch = &self._scratch_mv[0]
+        elif clip_mode in (2, 3):
+            clip_mode = 0  # no variable to clip
+        self.e.clip_mode = clip_mode
+        self.e.clip = clip
+        self.e.opt_state = NULL
+        if opt_state is not None:
+            self._state_mv = opt_state
+            self.e.opt_state = &self._state_mv[0]
+        self._opt_refs = (clip_blocks, scratch, opt_state, decay_segments)
 
     def set_learning_rate(self, double lr):
         self.e.learning_rate = lr

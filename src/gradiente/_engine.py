@@ -16,6 +16,7 @@ implements too:
 (metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
 ``_ops`` kernels, so it runs on either backend.
 """
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -93,10 +94,27 @@ class MetricSpec:
     kind: str
 
 
+#: optimizer kinds, each with its slot names in the order the C engine takes them
+SLOTS = {"sgd": ("velocity",), "adam": ("m", "v", "vhat"),
+         "rmsprop": ("velocity", "momentum", "average_gradient"),
+         "adagrad": ("accumulator",), "nadam": ("momentum", "velocity"),
+         "adamax": ("m", "u"), "adadelta": ("accumulated_grad", "accumulated_delta_var")}
+
+
 @dataclass
 class OptimizerSpec:
-    """kind 'sgd' (learning_rate, momentum, nesterov) or 'adam' (learning_rate, beta_1,
-    beta_2, epsilon, amsgrad). Adam's bias correction uses ``plan.iterations``."""
+    """kind: a key of SLOTS. 'sgd' (learning_rate, momentum, nesterov); 'adam' (and
+    AdamW: learning_rate, beta_1, beta_2, epsilon, amsgrad); 'rmsprop' (rho, momentum,
+    epsilon, centered); 'adagrad' (epsilon; slots start at initial_accumulator_value);
+    'nadam', 'adamax' (beta_1, beta_2, epsilon); 'adadelta' (rho, epsilon). The step
+    number t of bias corrections is ``plan.iterations`` + 1.
+
+    Every kind: clipnorm (each variable's gradient by its own L2 norm), global_clipnorm
+    (all of them together), clipvalue (element-wise) — Keras uses the first set of the
+    three, in that order — then weight_decay (w ← w·(1 - lr·weight_decay) on every
+    trainable variable but those whose name, 'kernel' or 'bias', the regular expression
+    decay_exclude matches), then the update.
+    """
 
     kind: str
     learning_rate: float
@@ -106,6 +124,24 @@ class OptimizerSpec:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     amsgrad: bool = False
+    rho: float = 0.9
+    centered: bool = False
+    initial_accumulator_value: float = 0.0
+    weight_decay: float = 0.0
+    clipnorm: float = None
+    global_clipnorm: float = None
+    clipvalue: float = None
+    decay_exclude: str = None
+
+    def clipping(self):
+        """(mode, threshold) of the gradient clipping Keras applies, else (None, 0)."""
+        if self.clipnorm and self.clipnorm > 0:
+            return "norm", float(self.clipnorm)
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            return "global_norm", float(self.global_clipnorm)
+        if self.clipvalue and self.clipvalue > 0:
+            return "value", float(self.clipvalue)
+        return None, 0.0
 
 
 @dataclass
@@ -115,9 +151,11 @@ class Plan:
     dtype: float32 or float64, of params, grads, slots, x and the outputs;
     n_in / n_out: features of the (flattened) input and of the output;
     layers: LayerRecords in order; params / grads: flat 1-D contiguous [n_params];
-    slots: optimizer state, name -> flat [n_params] (SGD 'velocity'; Adam 'm', 'v',
-    'vhat'); iterations: int64 [1], optimizer steps taken (incremented before Adam's
-    step, so step t uses t = iterations after the increment);
+    slots: optimizer state, name -> flat [n_params] (names from SLOTS; a slot the
+    settings do not use may be missing); iterations: int64 [1], optimizer steps taken
+    (step t runs with iterations == t - 1 and leaves it at t);
+    opt_state: float64 [2], Nadam's [t, u_1···u_t] after step t (a cache: an engine
+    recomputes the product when t does not follow);
     y_sparse: targets are int32 labels [N] (else dtype [N, n_out]).
     """
 
@@ -132,6 +170,7 @@ class Plan:
     metrics: list = field(default_factory=list)
     slots: dict = field(default_factory=dict)
     iterations: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    opt_state: np.ndarray = field(default_factory=lambda: np.array([0.0, 1.0]))
 
     @property
     def n_params(self):
@@ -141,9 +180,50 @@ class Plan:
     def y_sparse(self):
         return self.loss.kind == "sparse_cce"
 
+    def segments(self):
+        """(offset, size) in params of every trainable variable (each kernel and each
+        bias), in get_weights order: the variables of clipnorm and global_clipnorm."""
+        out = []
+        for r in self.layers:
+            if r.kind != "dense" or not getattr(r, "trainable", True):
+                continue
+            out.append((r.w_offset, r.n_in * r.n_out))
+            if r.b_offset >= 0:
+                out.append((r.b_offset, r.n_out))
+        return out
+
+    def decay_segments(self):
+        """(offset, size) of the variables weight decay applies to, or None for all the
+        parameters (no exclusion and every layer trainable)."""
+        spec = self.optimizer
+        frozen = any(not getattr(r, "trainable", True) for r in self.layers)
+        if spec.decay_exclude is None and not frozen:
+            return None
+        out = []
+        for r in self.layers:
+            if r.kind != "dense" or not getattr(r, "trainable", True):
+                continue
+            for name, off, size in (("kernel", r.w_offset, r.n_in * r.n_out),
+                                    ("bias", r.b_offset, r.n_out)):
+                if off < 0:
+                    continue
+                if spec.decay_exclude is not None and re.search(spec.decay_exclude, name):
+                    continue
+                out.append((off, size))
+        return out
+
     def n_sums(self):
         """Length of the sums an engine returns."""
         return len(self.metrics) + 2
+
+
+def check_slots(plan):
+    """ValueError when the optimizer's settings need a slot compile did not make."""
+    spec, slots = plan.optimizer, plan.slots
+    if spec.kind == "rmsprop" and ((spec.momentum > 0 and "momentum" not in slots) or
+                                   (spec.centered and "average_gradient" not in slots)):
+        raise ValueError("RMSprop(momentum=..., centered=...) changed after compile() and "
+                         "needs state compile did not make; compile the model again.")
 
 
 def fusable(layers, loss):
@@ -347,30 +427,63 @@ class NumpyEngine:
         return total
 
     def _step(self):
+        """One optimizer update: clipping, weight decay, then the optimizer (Keras 3's
+        order), on every trainable variable."""
         plan = self.plan
         spec = plan.optimizer
-        params, grads, slots = plan.params, plan.grads, plan.slots
+        params, slots = plan.params, plan.slots
         saved = [(r, self._w(params, r).copy(), None if r.b_offset < 0
                   else self._b(params, r).copy()) for r in self._frozen]
-        if spec.kind == "sgd":
-            w, v = _ops.sgd_step(params, grads, slots["velocity"], spec.learning_rate,
-                                 spec.momentum, spec.nesterov)
-            params[...] = w
-            slots["velocity"][...] = v
-            plan.iterations[0] += 1
-        elif spec.kind == "adam":
-            plan.iterations[0] += 1
-            alpha = _ops.adam_alpha(spec.learning_rate, spec.beta_1, spec.beta_2,
-                                    int(plan.iterations[0]))
-            w, m, v, vhat = _ops.adam_step(params, grads, slots["m"], slots["v"], slots["vhat"],
-                                           alpha, spec.beta_1, spec.beta_2, spec.epsilon,
-                                           spec.amsgrad)
-            params[...] = w
-            slots["m"][...] = m
-            slots["v"][...] = v
-            slots["vhat"][...] = vhat
+        g = plan.grads
+        mode, clip = spec.clipping()
+        if mode is not None:
+            g = _ops.clip_grads(g, plan.segments(), mode, clip)
+        lr = spec.learning_rate
+        if spec.weight_decay:
+            factor = 1.0 - lr * spec.weight_decay
+            segments = plan.decay_segments()
+            if segments is None:
+                params[...] = _ops.scale(params, factor)
+            else:
+                for off, size in segments:
+                    params[off:off + size] = _ops.scale(params[off:off + size], factor)
+        t = int(plan.iterations[0]) + 1
+        kind = spec.kind
+        check_slots(plan)
+        if kind == "sgd":
+            out = _ops.sgd_step(params, g, slots["velocity"], lr, spec.momentum, spec.nesterov)
+        elif kind == "adam":
+            alpha = _ops.adam_alpha(lr, spec.beta_1, spec.beta_2, t)
+            out = _ops.adam_step(params, g, slots["m"], slots["v"], slots["vhat"], alpha,
+                                 spec.beta_1, spec.beta_2, spec.epsilon, spec.amsgrad)
+        elif kind == "rmsprop":
+            out = _ops.rmsprop_step(params, g, slots["velocity"], slots.get("momentum"),
+                                    slots.get("average_gradient"), lr, spec.rho,
+                                    spec.momentum, spec.epsilon, spec.centered)
+        elif kind == "adagrad":
+            out = _ops.adagrad_step(params, g, slots["accumulator"], lr, spec.epsilon)
+        elif kind == "nadam":
+            state = plan.opt_state
+            prev = float(state[1]) if state[0] == t - 1 else None
+            c_m, c_g, bias_2, prod = _ops.nadam_coefficients(spec.beta_1, spec.beta_2, t, prev)
+            out = _ops.nadam_step(params, g, slots["momentum"], slots["velocity"], lr, c_m,
+                                  c_g, bias_2, spec.beta_1, spec.beta_2, spec.epsilon)
+            state[0], state[1] = t, prod
+        elif kind == "adamax":
+            out = _ops.adamax_step(params, g, slots["m"], slots["u"], lr,
+                                   1.0 - spec.beta_1 ** t, spec.beta_1, spec.beta_2,
+                                   spec.epsilon)
+        elif kind == "adadelta":
+            out = _ops.adadelta_step(params, g, slots["accumulated_grad"],
+                                     slots["accumulated_delta_var"], lr, spec.rho,
+                                     spec.epsilon)
         else:  # pragma: no cover - rejected at compile
-            raise ValueError(f"unknown optimizer kind {spec.kind!r}")
+            raise ValueError(f"unknown optimizer kind {kind!r}")
+        params[...] = out[0]
+        for name, value in zip(SLOTS[kind], out[1:]):
+            if name in slots and value is not None:
+                slots[name][...] = value
+        plan.iterations[0] = t
         for r, w_old, b_old in saved:
             self._w(params, r)[...] = w_old
             if b_old is not None:

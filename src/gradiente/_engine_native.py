@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from . import _config, _reference
+from . import _config, _engine, _ops, _reference
 
 #: plan loss kind (when not fused) -> gd_loss_t
 _LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["cce"],
@@ -27,7 +27,8 @@ _LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["c
              "mae": _reference.LOSSES["mae"]}
 _ACC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy")
 _OP_IDS = {"dense": 0, "act": 1, "dropout": 2}
-_OPT_IDS = {"sgd": 0, "adam": 1}
+_OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax": 5,
+            "adadelta": 6}
 #: rows per engine call in predict and evaluate (lets threads adapt, Ctrl-C land)
 _CHUNK_ROWS = 4096
 
@@ -116,22 +117,40 @@ class NativeEngine:
             float(opt.learning_rate), float(opt.momentum), float(opt.beta_1),
             float(opt.beta_2), float(opt.epsilon), plan.params, plan.grads, slots,
             plan.iterations)
+        self._clip_blocks = _ops.clip_blocks(plan.segments())
         self._opt_key = None
         self._data_key = None
         self._threads = _ThreadChooser()
         self._lock = threading.RLock()
+        self._sync()
 
     @staticmethod
     def _slot_list(plan):
-        slots = plan.slots
-        if plan.optimizer.kind == "sgd":
-            return [slots.get("velocity")]
-        return [slots.get("m"), slots.get("v"), slots.get("vhat")]
+        return [plan.slots.get(name) for name in _engine.SLOTS[plan.optimizer.kind]]
+
+    def _decay_table(self):
+        segments = self.plan.decay_segments()
+        if segments is None:
+            return None
+        return np.array(segments, dtype=np.int64).reshape(-1, 2)
 
     def _sync(self):
         """Hyperparameters may change between runs (callbacks, schedules)."""
         opt = self.plan.optimizer
-        self._core.set_learning_rate(float(opt.learning_rate))
+        mode, clip = opt.clipping()
+        key = (opt.kind, opt.nesterov, opt.amsgrad, opt.centered, opt.learning_rate,
+               opt.momentum, opt.beta_1, opt.beta_2, opt.epsilon, opt.rho, opt.weight_decay,
+               mode, clip, opt.decay_exclude)
+        if key == self._opt_key:
+            return
+        _engine.check_slots(self.plan)
+        self._core.set_optimizer(
+            _OPT_IDS[opt.kind], bool(opt.nesterov), bool(opt.amsgrad), bool(opt.centered),
+            float(opt.learning_rate), float(opt.momentum), float(opt.beta_1),
+            float(opt.beta_2), float(opt.epsilon), float(opt.rho),
+            float(opt.weight_decay or 0.0), _reference.CLIP_MODES.get(mode, 0), clip,
+            self._clip_blocks, self.plan.opt_state, self._decay_table())
+        self._opt_key = key
 
     # ---- data
     def _targets(self, y):

@@ -218,3 +218,110 @@ def adam_step(floating[::1] w, const floating[::1] g, floating[::1] m, floating[
         else:
             gd_adam_step_f64(n, &w[0], &g[0], &m[0], &v[0], vhp, alpha, beta_1, beta_2,
                              epsilon, n_threads)
+
+
+def rmsprop_step(floating[::1] w, const floating[::1] g, floating[::1] v, floating[::1] mom,
+                 floating[::1] avg, double lr, double rho, double momentum, double epsilon,
+                 int n_threads):
+    """Keras RMSprop in place; mom None when momentum == 0, avg None unless centered."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    cdef floating *mp = &mom[0] if mom is not None else NULL
+    cdef floating *ap = &avg[0] if avg is not None else NULL
+    with nogil:
+        if floating is float:
+            gd_rmsprop_step_f32(n, &w[0], &g[0], &v[0], mp, ap, <float>lr, <float>rho,
+                                <float>momentum, <float>epsilon, n_threads)
+        else:
+            gd_rmsprop_step_f64(n, &w[0], &g[0], &v[0], mp, ap, lr, rho, momentum, epsilon,
+                                n_threads)
+
+
+def adagrad_step(floating[::1] w, const floating[::1] g, floating[::1] acc, double lr,
+                 double epsilon, int n_threads):
+    """Keras Adagrad in place."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_adagrad_step_f32(n, &w[0], &g[0], &acc[0], <float>lr, <float>epsilon,
+                                n_threads)
+        else:
+            gd_adagrad_step_f64(n, &w[0], &g[0], &acc[0], lr, epsilon, n_threads)
+
+
+def adamax_step(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] u,
+                double lr, double bias_1, double beta_1, double beta_2, double epsilon,
+                int n_threads):
+    """Keras Adamax in place (bias_1 = 1 - beta_1**t)."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_adamax_step_f32(n, &w[0], &g[0], &m[0], &u[0], <float>lr, <float>bias_1,
+                               <float>beta_1, <float>beta_2, <float>epsilon, n_threads)
+        else:
+            gd_adamax_step_f64(n, &w[0], &g[0], &m[0], &u[0], lr, bias_1, beta_1, beta_2,
+                               epsilon, n_threads)
+
+
+def nadam_step(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+               double lr, double c_m, double c_g, double bias_2, double beta_1, double beta_2,
+               double epsilon, int n_threads):
+    """Keras Nadam in place (c_m, c_g, bias_2 from _reference.nadam_coefficients)."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_nadam_step_f32(n, &w[0], &g[0], &m[0], &v[0], <float>lr, <float>c_m,
+                              <float>c_g, <float>bias_2, <float>beta_1, <float>beta_2,
+                              <float>epsilon, n_threads)
+        else:
+            gd_nadam_step_f64(n, &w[0], &g[0], &m[0], &v[0], lr, c_m, c_g, bias_2, beta_1,
+                              beta_2, epsilon, n_threads)
+
+
+def adadelta_step(floating[::1] w, const floating[::1] g, floating[::1] ag,
+                  floating[::1] ad, double lr, double rho, double epsilon, int n_threads):
+    """Keras Adadelta in place."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_adadelta_step_f32(n, &w[0], &g[0], &ag[0], &ad[0], <float>lr, <float>rho,
+                                 <float>epsilon, n_threads)
+        else:
+            gd_adadelta_step_f64(n, &w[0], &g[0], &ag[0], &ad[0], lr, rho, epsilon,
+                                 n_threads)
+
+
+def scale(floating[::1] w, double factor, int n_threads):
+    """w *= factor in place (decoupled weight decay)."""
+    cdef int64_t n = w.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_scale_f32(n, &w[0], <float>factor, n_threads)
+        else:
+            gd_scale_f64(n, &w[0], factor, n_threads)
+
+
+def clip_grads(floating[::1] g, const int64_t[:, ::1] blocks, int mode, double clip,
+               double[::1] scratch, int n_threads):
+    """Keras gradient clipping in place; blocks[n_blocks, 3] = (lo, hi, variable)."""
+    cdef int64_t n = g.shape[0], nb = blocks.shape[0]
+    if n == 0:
+        return
+    cdef const int64_t *bp = &blocks[0, 0] if nb > 0 else NULL
+    cdef double *sp = &scratch[0] if nb > 0 else NULL
+    with nogil:
+        if floating is float:
+            gd_clip_grads_f32(n, nb, bp, &g[0], mode, clip, sp, n_threads)
+        else:
+            gd_clip_grads_f64(n, nb, bp, &g[0], mode, clip, sp, n_threads)

@@ -330,6 +330,132 @@ def adam_step(w, g, m, v, vhat, alpha, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     return w_new, m_new, v_new, (vhat_new if amsgrad else vhat)
 
 
+def _state(name, arrays, shape, dtype):
+    """Fresh contiguous copies of the state arrays (None stays None)."""
+    return [None if a is None else _flat_state(f"{name}", a, shape, dtype) for a in arrays]
+
+
+def _grad(op, w, g):
+    dtype = _dtype(w, g)
+    shape = np.shape(w)
+    g = _c(g, dtype)
+    if g.shape != shape:
+        raise _shape_error(f"{op}(g=...)", shape, g.shape)
+    return dtype, shape, g
+
+
+def rmsprop_step(w, g, v, mom, avg, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False):
+    """Keras 3 RMSprop: the new (w, v, mom, avg) (see ``_reference.rmsprop_step``)."""
+    if not _native():
+        return _reference.rmsprop_step(w, g, v, mom, avg, learning_rate, rho, momentum,
+                                       epsilon, centered)
+    dtype, shape, g = _grad("rmsprop_step", w, g)
+    w_new, v_new = _state("rmsprop_step(w/v=...)", (w, v), shape, dtype)
+    mom_new = _state("rmsprop_step(mom=...)", (mom,), shape, dtype)[0] if momentum > 0 \
+        else None
+    avg_new = _state("rmsprop_step(avg=...)", (avg,), shape, dtype)[0] if centered else None
+    flat = [None if a is None else a.reshape(-1) for a in (w_new, g, v_new, mom_new, avg_new)]
+    _ck().rmsprop_step(*flat, float(learning_rate), float(rho), float(momentum),
+                       float(epsilon), _threads())
+    return (w_new, v_new, mom if mom_new is None else mom_new,
+            avg if avg_new is None else avg_new)
+
+
+def adagrad_step(w, g, acc, learning_rate, epsilon=1e-7):
+    """Keras 3 Adagrad: the new (w, acc)."""
+    if not _native():
+        return _reference.adagrad_step(w, g, acc, learning_rate, epsilon)
+    dtype, shape, g = _grad("adagrad_step", w, g)
+    w_new, acc_new = _state("adagrad_step(w/acc=...)", (w, acc), shape, dtype)
+    _ck().adagrad_step(w_new.reshape(-1), g.reshape(-1), acc_new.reshape(-1),
+                       float(learning_rate), float(epsilon), _threads())
+    return w_new, acc_new
+
+
+def adamax_step(w, g, m, u, learning_rate, bias_1, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Adamax: the new (w, m, u) (bias_1 = 1 - beta_1**t)."""
+    if not _native():
+        return _reference.adamax_step(w, g, m, u, learning_rate, bias_1, beta_1, beta_2,
+                                      epsilon)
+    dtype, shape, g = _grad("adamax_step", w, g)
+    w_new, m_new, u_new = _state("adamax_step(w/m/u=...)", (w, m, u), shape, dtype)
+    _ck().adamax_step(w_new.reshape(-1), g.reshape(-1), m_new.reshape(-1), u_new.reshape(-1),
+                      float(learning_rate), float(bias_1), float(beta_1), float(beta_2),
+                      float(epsilon), _threads())
+    return w_new, m_new, u_new
+
+
+nadam_coefficients = _reference.nadam_coefficients
+
+
+def nadam_step(w, g, m, v, learning_rate, c_m, c_g, bias_2, beta_1=0.9, beta_2=0.999,
+               epsilon=1e-7):
+    """Keras 3 Nadam: the new (w, m, v) (scalars from ``nadam_coefficients``)."""
+    if not _native():
+        return _reference.nadam_step(w, g, m, v, learning_rate, c_m, c_g, bias_2, beta_1,
+                                     beta_2, epsilon)
+    dtype, shape, g = _grad("nadam_step", w, g)
+    w_new, m_new, v_new = _state("nadam_step(w/m/v=...)", (w, m, v), shape, dtype)
+    _ck().nadam_step(w_new.reshape(-1), g.reshape(-1), m_new.reshape(-1), v_new.reshape(-1),
+                     float(learning_rate), float(c_m), float(c_g), float(bias_2),
+                     float(beta_1), float(beta_2), float(epsilon), _threads())
+    return w_new, m_new, v_new
+
+
+def adadelta_step(w, g, ag, ad, learning_rate, rho=0.95, epsilon=1e-7):
+    """Keras 3 Adadelta: the new (w, ag, ad)."""
+    if not _native():
+        return _reference.adadelta_step(w, g, ag, ad, learning_rate, rho, epsilon)
+    dtype, shape, g = _grad("adadelta_step", w, g)
+    w_new, ag_new, ad_new = _state("adadelta_step(w/ag/ad=...)", (w, ag, ad), shape, dtype)
+    _ck().adadelta_step(w_new.reshape(-1), g.reshape(-1), ag_new.reshape(-1),
+                        ad_new.reshape(-1), float(learning_rate), float(rho), float(epsilon),
+                        _threads())
+    return w_new, ag_new, ad_new
+
+
+def scale(w, factor):
+    """w·factor (decoupled weight decay)."""
+    if not _native():
+        return _reference.scale(w, factor)
+    dtype = _dtype(w)
+    w_new = _flat_state("scale(w=...)", w, np.shape(w), dtype)
+    _ck().scale(w_new.reshape(-1), float(factor), _threads())
+    return w_new
+
+
+#: elements per block of gradient norms (a block's sum is one thread's)
+CLIP_GRAIN = 4096
+
+
+def clip_blocks(segments, grain=CLIP_GRAIN):
+    """The C clipping table for variables at (offset, size): int64[n_blocks, 3] rows
+    (lo, hi, variable index), each variable cut into blocks of ``grain`` elements."""
+    rows = []
+    for j, (off, size) in enumerate(segments):
+        for lo in range(off, off + size, grain):
+            rows.append((lo, min(lo + grain, off + size), j))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def clip_grads(g, segments, mode, clip):
+    """Keras 3 gradient clipping: the clipped copy of g (see ``_reference.clip_grads``)."""
+    if not _native():
+        return _reference.clip_grads(g, segments, mode, clip)
+    if mode not in _reference.CLIP_MODES:
+        raise ValueError(f"unknown clip mode {mode!r}")
+    dtype = _dtype(g)
+    g_new = _flat_state("clip_grads(g=...)", g, np.shape(g), dtype).reshape(-1)
+    blocks = clip_blocks(segments)
+    scratch = np.zeros(max(blocks.shape[0], 1), dtype=np.float64)
+    if mode != "value" and blocks.shape[0] == 0:
+        return g_new.reshape(np.shape(g))
+    _ck().clip_grads(g_new, blocks, _reference.CLIP_MODES[mode], float(clip), scratch,
+                     _threads())
+    return g_new.reshape(np.shape(g))
+
+
 # ---------------------------------------------------------------- dropout, regularizers
 
 dropout_key = _reference.dropout_key

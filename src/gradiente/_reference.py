@@ -302,6 +302,127 @@ def adam_alpha(learning_rate, beta_1, beta_2, step):
     return learning_rate * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
 
 
+def rmsprop_step(w, g, v, mom, avg, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False):
+    """Keras 3 RMSprop: returns (w, v, mom, avg) (mom, avg unchanged when unused).
+
+    v ← ρ·v + (1 - ρ)·g²; centered: avg ← ρ·avg + (1 - ρ)·g, den = v - avg² + ε, else
+    den = v + ε (ε inside the root); inc = lr·g / √den; momentum μ > 0: mom ← μ·mom +
+    inc, w ← w - mom; else w ← w - inc.
+    """
+    v = rho * v + (1 - rho) * (g * g)
+    if centered:
+        avg = rho * avg + (1 - rho) * g
+        den = v - avg * avg + epsilon
+    else:
+        den = v + epsilon
+    inc = learning_rate * g / np.sqrt(den)
+    if momentum > 0:
+        mom = momentum * mom + inc
+        return w - mom, v, mom, avg
+    return w - inc, v, mom, avg
+
+
+def adagrad_step(w, g, acc, learning_rate, epsilon=1e-7):
+    """Keras 3 Adagrad: returns (w, acc). acc ← acc + g²; w ← w - lr·g / √(acc + ε)."""
+    acc = acc + g * g
+    return w - learning_rate * g / np.sqrt(acc + epsilon), acc
+
+
+def adamax_step(w, g, m, u, learning_rate, bias_1, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """Keras 3 Adamax: returns (w, m, u).
+
+    m ← m + (g - m)(1 - β₁); u ← max(β₂·u, |g|); w ← w - lr·m / (bias_1·(u + ε)) with
+    bias_1 = 1 - β₁ᵗ.
+    """
+    m = m + (g - m) * (1 - beta_1)
+    u = np.maximum(beta_2 * u, np.abs(g))
+    return w - learning_rate * m / (bias_1 * (u + epsilon)), m, u
+
+
+def nadam_coefficients(beta_1, beta_2, step, u_product_prev=None):
+    """Nadam's scalars for update number ``step`` (1-based): (c_m, c_g, bias_2, Πₜ).
+
+    Keras 3: u_k = β₁·(1 - 0.5·0.96ᵏ), Πₜ = u_1···u_t (Keras keeps it as a running
+    product; u_product_prev = Πₜ₋₁ when known); c_m = u_{t+1} / (1 - Πₜ·u_{t+1}),
+    c_g = (1 - u_t) / (1 - Πₜ), bias_2 = 1 - β₂ᵗ.
+    """
+    def u(k):
+        return beta_1 * (1.0 - 0.5 * 0.96 ** k)
+
+    if u_product_prev is None:
+        u_product_prev = 1.0
+        for k in range(1, step):
+            u_product_prev *= u(k)
+    prod = u_product_prev * u(step)
+    u_next = u(step + 1)
+    return (u_next / (1.0 - prod * u_next), (1.0 - u(step)) / (1.0 - prod),
+            1.0 - beta_2 ** step, prod)
+
+
+def nadam_step(w, g, m, v, learning_rate, c_m, c_g, bias_2, beta_1=0.9, beta_2=0.999,
+               epsilon=1e-7):
+    """Keras 3 Nadam: returns (w, m, v).
+
+    m ← m + (g - m)(1 - β₁); v ← v + (g² - v)(1 - β₂); m̂ = c_m·m + c_g·g;
+    w ← w - m̂·lr / (√(v / bias_2) + ε) (scalars from ``nadam_coefficients``).
+    """
+    m = m + (g - m) * (1 - beta_1)
+    v = v + (g * g - v) * (1 - beta_2)
+    m_hat = c_m * m + c_g * g
+    return w - m_hat * learning_rate / (np.sqrt(v / bias_2) + epsilon), m, v
+
+
+def adadelta_step(w, g, ag, ad, learning_rate, rho=0.95, epsilon=1e-7):
+    """Keras 3 Adadelta: returns (w, ag, ad).
+
+    ag ← ρ·ag + (1 - ρ)·g²; δ = -√(ad + ε)·g / √(ag + ε); ad ← ρ·ad + (1 - ρ)·δ²;
+    w ← w + lr·δ.
+    """
+    ag = rho * ag + (1 - rho) * (g * g)
+    delta = -(np.sqrt(ad + epsilon) * g / np.sqrt(ag + epsilon))
+    ad = rho * ad + (1 - rho) * (delta * delta)
+    return w + learning_rate * delta, ag, ad
+
+
+def scale(w, factor):
+    """w·factor (decoupled weight decay: factor = 1 - lr·weight_decay)."""
+    return w * np.asarray(factor, dtype=np.asarray(w).dtype)
+
+
+#: gradient clipping modes shared with the C kernels (``gd_clip_t``)
+CLIP_MODES = {"value": 1, "norm": 2, "global_norm": 3}
+
+
+def clip_grads(g, segments, mode, clip):
+    """Keras 3 gradient clipping of the flat gradient g: returns the clipped copy.
+
+    segments: (offset, size) of each variable in g. 'value': every element clipped to
+    [-clip, clip]; 'norm': each variable scaled by clip / max(‖g_s‖₂, clip); 'global_norm':
+    all variables by clip / max(‖g‖₂, clip) over all of them (norms in float64; a NaN
+    norm gives NaN gradients).
+    """
+    g = np.array(g, copy=True)
+    if mode == "value":
+        return np.clip(g, -clip, clip)
+
+    def factor(sumsq):
+        norm = np.sqrt(sumsq)
+        return np.asarray(clip / np.maximum(norm, clip), dtype=g.dtype)
+
+    sq = [float(np.sum(np.square(g[o:o + n], dtype=np.float64))) for o, n in segments]
+    if mode == "norm":
+        for (o, n), s in zip(segments, sq):
+            g[o:o + n] = g[o:o + n] * factor(s)
+    elif mode == "global_norm":
+        f = factor(sum(sq))
+        for o, n in segments:
+            g[o:o + n] = g[o:o + n] * f
+    else:
+        raise ValueError(f"unknown clip mode {mode!r}")
+    return g
+
+
 #: Metric ids shared with the C kernels (``gd_metric_t``).
 METRICS = {"sparse_categorical_accuracy": 0, "categorical_accuracy": 1,
            "binary_accuracy": 2, "mse": 3, "mae": 4}

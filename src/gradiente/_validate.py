@@ -11,11 +11,29 @@ class NotCompiledError(ValueError, RuntimeError):
     (and a RuntimeError, as gradiente raised before)."""
 
 
+def _typo_distance(a, b):
+    """Edits (insert, delete, substitute, swap two neighbours) turning a into b."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
 def unknown_name(what, received, options):
     """'Unknown optimizer 'adma'; did you mean 'adam'? Expected one of [...].'"""
     options = sorted(set(options))
-    close = difflib.get_close_matches(str(received).lower(), options, n=1, cutoff=0.6) \
-        if isinstance(received, str) else []
+    close = []
+    if isinstance(received, str):
+        word = received.lower()
+        close = difflib.get_close_matches(word, options, n=4, cutoff=0.6)
+        # the fewest typing slips first ('adma' is 'adam' with two letters swapped)
+        close.sort(key=lambda option: _typo_distance(word, option))
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"Unknown {what} {received!r}.{hint} Expected one of {options}."
 

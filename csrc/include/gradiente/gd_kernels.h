@@ -332,6 +332,114 @@ void gd_adam_step_f64(int64_t n, double *w, const double *g, double *m, double *
                       double *vhat, double alpha, double beta_1, double beta_2,
                       double epsilon, int n_threads);
 
+/* gd_rmsprop_step_<dtype>: Keras 3 RMSprop, in place.
+ *   math     : v ← rho·v + (1 - rho)·g² ;
+ *              centered: avg ← rho·avg + (1 - rho)·g, den = v - avg² + epsilon ;
+ *              else den = v + epsilon (epsilon inside the square root) ;
+ *              inc = lr·g / √den ; momentum: mom ← momentum·mom + inc, w ← w - mom ;
+ *              else w ← w - inc
+ *   shapes   : w[n] g[n] v[n] mom[n] (NULL when momentum == 0) avg[n] (NULL unless
+ *              centered)
+ *   aliasing : all distinct
+ *   threads  : elements split statically in blocks (any split is bitwise equal)
+ */
+void gd_rmsprop_step_f32(int64_t n, float *w, const float *g, float *v, float *mom,
+                         float *avg, float lr, float rho, float momentum, float epsilon,
+                         int n_threads);
+void gd_rmsprop_step_f64(int64_t n, double *w, const double *g, double *v, double *mom,
+                         double *avg, double lr, double rho, double momentum,
+                         double epsilon, int n_threads);
+
+/* gd_adagrad_step_<dtype>: Keras 3 Adagrad, in place.
+ *   math     : acc ← acc + g² ;  w ← w - lr·g / √(acc + epsilon)
+ *              (acc starts at initial_accumulator_value: the caller fills it)
+ *   shapes   : w[n] g[n] acc[n]
+ *   aliasing : all distinct
+ *   threads  : elements split statically
+ */
+void gd_adagrad_step_f32(int64_t n, float *w, const float *g, float *acc, float lr,
+                         float epsilon, int n_threads);
+void gd_adagrad_step_f64(int64_t n, double *w, const double *g, double *acc, double lr,
+                         double epsilon, int n_threads);
+
+/* gd_adamax_step_<dtype>: Keras 3 Adamax, in place.
+ *   math     : m ← m + (g - m)(1 - beta_1) ;  u ← max(beta_2·u, |g|) ;
+ *              w ← w - lr·m / (bias_1·(u + epsilon)),  bias_1 = 1 - beta_1ᵗ from the
+ *              caller
+ *   shapes   : w[n] g[n] m[n] u[n]
+ *   aliasing : all distinct
+ *   threads  : elements split statically
+ */
+void gd_adamax_step_f32(int64_t n, float *w, const float *g, float *m, float *u, float lr,
+                        float bias_1, float beta_1, float beta_2, float epsilon,
+                        int n_threads);
+void gd_adamax_step_f64(int64_t n, double *w, const double *g, double *m, double *u,
+                        double lr, double bias_1, double beta_1, double beta_2,
+                        double epsilon, int n_threads);
+
+/* gd_nadam_step_<dtype>: Keras 3 Nadam, in place.
+ *   math     : m ← m + (g - m)(1 - beta_1) ;  v ← v + (g² - v)(1 - beta_2) ;
+ *              m̂ = c_m·m + c_g·g ;  w ← w - m̂·lr / (√(v / bias_2) + epsilon)
+ *              with, from the caller (_reference.nadam_coefficients):
+ *              u_t = beta_1·(1 - 0.5·0.96ᵗ), Πₜ = u_1···u_t,
+ *              c_m = u_{t+1} / (1 - Πₜ·u_{t+1}), c_g = (1 - u_t) / (1 - Πₜ),
+ *              bias_2 = 1 - beta_2ᵗ
+ *   shapes   : w[n] g[n] m[n] v[n]
+ *   aliasing : all distinct
+ *   threads  : elements split statically
+ */
+void gd_nadam_step_f32(int64_t n, float *w, const float *g, float *m, float *v, float lr,
+                       float c_m, float c_g, float bias_2, float beta_1, float beta_2,
+                       float epsilon, int n_threads);
+void gd_nadam_step_f64(int64_t n, double *w, const double *g, double *m, double *v,
+                       double lr, double c_m, double c_g, double bias_2, double beta_1,
+                       double beta_2, double epsilon, int n_threads);
+
+/* gd_adadelta_step_<dtype>: Keras 3 Adadelta, in place.
+ *   math     : ag ← rho·ag + (1 - rho)·g² ;
+ *              δ = -√(ad + epsilon)·g / √(ag + epsilon) ;
+ *              ad ← rho·ad + (1 - rho)·δ² ;  w ← w + lr·δ
+ *   shapes   : w[n] g[n] ag[n] ad[n]
+ *   aliasing : all distinct
+ *   threads  : elements split statically
+ */
+void gd_adadelta_step_f32(int64_t n, float *w, const float *g, float *ag, float *ad,
+                          float lr, float rho, float epsilon, int n_threads);
+void gd_adadelta_step_f64(int64_t n, double *w, const double *g, double *ag, double *ad,
+                          double lr, double rho, double epsilon, int n_threads);
+
+/* gd_scale_<dtype>: w ← w·factor in place (decoupled weight decay: factor =
+ *              1 - lr·weight_decay, as Keras's torch backend multiplies).
+ *   shapes   : w[n]
+ *   threads  : elements split statically
+ */
+void gd_scale_f32(int64_t n, float *w, float factor, int n_threads);
+void gd_scale_f64(int64_t n, double *w, double factor, int n_threads);
+
+/* Gradient clipping modes (Keras's clipvalue, clipnorm, global_clipnorm). */
+typedef enum {
+    GD_CLIP_NONE = 0,
+    GD_CLIP_VALUE = 1,       /* g ← min(max(g, -clip), clip) element-wise            */
+    GD_CLIP_NORM = 2,        /* each variable: g ← g·clip / max(‖g‖₂, clip)           */
+    GD_CLIP_GLOBAL_NORM = 3  /* all variables: g ← g·clip / max(‖all g‖₂, clip)       */
+} gd_clip_t;
+
+/* gd_clip_grads_<dtype>: Keras 3 gradient clipping, in place.
+ *   math     : as gd_clip_t says; a NaN norm makes the clipped gradients NaN
+ *   shapes   : g[n]; blocks[n_blocks][3] = (lo, hi, variable id): the ranges of g
+ *              the norms sum, each inside one variable, a variable's blocks
+ *              consecutive and in order (at most a few thousand elements each);
+ *              scratch double[n_blocks]. GD_CLIP_VALUE uses neither (clips g[0, n)).
+ *   aliasing : g, blocks, scratch distinct
+ *   threads  : blocks split statically; each block's Σg² is summed by one thread in
+ *              16 fixed lanes, and the blocks' sums are added in order by one thread:
+ *              bitwise identical for any n_threads
+ */
+void gd_clip_grads_f32(int64_t n, int64_t n_blocks, const int64_t *blocks, float *g,
+                       int mode, double clip, double *scratch, int n_threads);
+void gd_clip_grads_f64(int64_t n, int64_t n_blocks, const int64_t *blocks, double *g,
+                       int mode, double clip, double *scratch, int n_threads);
+
 /* ------------------------------------------------------------------------ */
 /* Metrics (gd_metric.c)                                                     */
 /* ------------------------------------------------------------------------ */
@@ -381,7 +489,10 @@ typedef struct {
     double kernel_l1, kernel_l2, bias_l1, bias_l2;
 } gd_layer_t;
 
-typedef enum { GD_OPT_SGD = 0, GD_OPT_ADAM = 1 } gd_opt_t;
+typedef enum {
+    GD_OPT_SGD = 0, GD_OPT_ADAM = 1, GD_OPT_RMSPROP = 2, GD_OPT_ADAGRAD = 3,
+    GD_OPT_NADAM = 4, GD_OPT_ADAMAX = 5, GD_OPT_ADADELTA = 6
+} gd_opt_t;
 
 #define GD_MAX_METRICS 8
 
@@ -403,12 +514,25 @@ typedef struct {
     int32_t metrics[GD_MAX_METRICS]; /* gd_metric_t                                  */
     /* optimizer */
     int32_t opt;              /* gd_opt_t                                            */
-    int32_t nesterov, amsgrad;
-    double learning_rate, momentum, beta_1, beta_2, epsilon;
+    int32_t nesterov, amsgrad, centered;
+    double learning_rate, momentum, beta_1, beta_2, epsilon, rho;
+    double weight_decay;      /* 0: none; else w ← w·(1 - lr·weight_decay) first     */
+    int64_t n_decay_segments; /* with decay_segments not NULL: only these (offset,   */
+    const int64_t *decay_segments; /* size) pairs decay; NULL: every parameter       */
+    int32_t clip_mode;        /* gd_clip_t, applied to the gradients before that     */
+    double clip;              /* its threshold                                       */
+    int64_t n_clip_blocks;    /* gd_clip_grads's block table and scratch             */
+    const int64_t *clip_blocks;
+    double *clip_scratch;
+    double *opt_state;        /* Nadam: [t, Πₜ] of the last step (a cache: recomputed
+                                 when t does not follow)                             */
     /* parameters, gradients, optimizer slots: flat T[n_params] arrays */
     int64_t n_params;
     void *params, *grads;
-    void *slot0, *slot1, *slot2; /* SGD: velocity (momentum != 0); Adam: m, v, vhat */
+    void *slot0, *slot1, *slot2; /* SGD: velocity (momentum != 0); Adam: m, v, vhat;
+                                    RMSprop: velocity, momentum, average gradient;
+                                    Adagrad: accumulator; Nadam: m, v; Adamax: m, u;
+                                    Adadelta: accumulated grad, accumulated delta */
     int64_t *iterations;         /* optimizer steps taken so far (updated in place) */
     /* data: x T[N, n_features]; labels int32[N] or targets T[N, n_outputs];
      * sample_weight T[N] or NULL; index int64[*] selects rows (NULL: in order) */

@@ -293,7 +293,8 @@ class Sequential(Trainer):
                             layers=records, params=params, grads=grads, loss=spec,
                             optimizer=self.optimizer._spec())
         for name in self.optimizer._slot_names():
-            plan.slots[name] = np.zeros(n_params, dtype=dtype)
+            plan.slots[name] = np.full(n_params, self.optimizer._slot_initial(name),
+                                       dtype=dtype)
         self.optimizer._plan = plan
         self._plan = plan
         self._engine = None  # made once the metrics are resolved (they need the targets)

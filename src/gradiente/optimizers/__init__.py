@@ -1,23 +1,31 @@
 """Optimizers, as in ``keras.optimizers``."""
+from .adadelta import Adadelta  # noqa: F401
+from .adagrad import Adagrad  # noqa: F401
 from .adam import Adam  # noqa: F401
+from .adamax import Adamax  # noqa: F401
+from .adamw import AdamW  # noqa: F401
+from .nadam import Nadam  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
 
-_BY_NAME = {"sgd": SGD, "adam": Adam}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW,
+            "adagrad": Adagrad, "nadam": Nadam, "adamax": Adamax, "adadelta": Adadelta}
 
 
 def get(identifier):
-    """An optimizer from 'sgd' / 'adam', a config dict, or an Optimizer."""
+    """An optimizer from its name ('adam', 'rmsprop', ...), a config dict, or an
+    Optimizer."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in _BY_NAME:
             return _BY_NAME[key]()
-        if key in ("rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion"):
+        if key in ("ftrl", "lion", "lamb", "loss_scale_optimizer", "muon"):
             raise ValueError(
-                f"optimizer {identifier!r} is not supported yet; use 'adam' or 'sgd' "
-                "(gradiente.optimizers.Adam / SGD)."
+                f"optimizer {identifier!r} is not supported yet; use one of "
+                f"{sorted(_BY_NAME)}."
             )
     if isinstance(identifier, dict) and str(identifier.get("class_name", "")).lower() in _BY_NAME:
         return _BY_NAME[identifier["class_name"].lower()].from_config(
@@ -27,8 +35,8 @@ def get(identifier):
 
         raise ValueError(unknown_name("optimizer", identifier, _BY_NAME))
     raise ValueError(
-        f"optimizer expects 'adam', 'sgd' or a gradiente.optimizers.Optimizer; received "
-        f"{identifier!r}."
+        f"optimizer expects one of {sorted(_BY_NAME)} or a gradiente.optimizers.Optimizer; "
+        f"received {identifier!r}."
     )
 
 

@@ -1,8 +1,5 @@
 """Adam (and AMSGrad), as Keras 3's."""
-import numpy as np
-
-from .._engine import OptimizerSpec
-from .optimizer import Optimizer, check_unit_interval
+from .optimizer import Optimizer, check_epsilon, check_unit_interval
 
 
 class Adam(Optimizer):
@@ -11,18 +8,14 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = check_unit_interval("Adam", "beta_1", beta_1)
-        self.beta_2 = check_unit_interval("Adam", "beta_2", beta_2)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.floating)) \
-                or not epsilon >= 0:
-            raise ValueError(f"Adam(epsilon=...) expects a float >= 0; received "
-                             f"epsilon={epsilon!r}.")
-        self.epsilon = float(epsilon)
+        self.beta_1 = check_unit_interval(type(self).__name__, "beta_1", beta_1)
+        self.beta_2 = check_unit_interval(type(self).__name__, "beta_2", beta_2)
+        self.epsilon = check_epsilon(type(self).__name__, epsilon)
         self.amsgrad = bool(amsgrad)
 
     def _spec(self):
-        return OptimizerSpec(kind="adam", learning_rate=self.learning_rate, beta_1=self.beta_1,
-                             beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad)
+        return self._make_spec("adam", beta_1=self.beta_1, beta_2=self.beta_2,
+                               epsilon=self.epsilon, amsgrad=self.amsgrad)
 
     def _slot_names(self):
         return ("m", "v", "vhat")

@@ -1,5 +1,4 @@
 """SGD with optional (Nesterov) momentum, as Keras 3's."""
-from .._engine import OptimizerSpec
 from .optimizer import Optimizer
 
 
@@ -16,8 +15,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _spec(self):
-        return OptimizerSpec(kind="sgd", learning_rate=self.learning_rate,
-                             momentum=self.momentum, nesterov=self.nesterov)
+        return self._make_spec("sgd", momentum=self.momentum, nesterov=self.nesterov)
 
     def _slot_names(self):
         return ("velocity",)
