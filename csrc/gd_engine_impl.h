@@ -170,7 +170,8 @@ static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const 
         int metric = e->metrics[j];
         if (e->fused_xent && (metric == GD_METRIC_SPARSE_ACC || metric == GD_METRIC_CAT_ACC))
             continue; /* from the fused kernel's hits */
-        GD_FN(gd_metric)(m, O, metric, p, w->lb, w->tb, w->row_metric + j * e->max_batch, nt);
+        GD_FN(gd_metric)(m, O, metric, e->metric_k[j], p, w->lb, w->tb,
+                         w->row_metric + j * e->max_batch, nt);
     }
     GD_PRAGMA(omp single)
     {
@@ -179,16 +180,22 @@ static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const 
         sums[0] += s;
         for (int32_t j = 0; j < e->n_metrics; j++) {
             int metric = e->metrics[j];
+            const GD_T *wt = e->metric_weighted[j] ? w->swb : 0;
             double sj = 0;
             if (e->fused_xent && (metric == GD_METRIC_SPARSE_ACC || metric == GD_METRIC_CAT_ACC)) {
-                for (int64_t i = 0; i < m; i++) sj += (double)w->hit[i];
+                for (int64_t i = 0; i < m; i++)
+                    sj += wt ? (double)wt[i] * (double)w->hit[i] : (double)w->hit[i];
             } else {
                 const GD_T *rm = w->row_metric + j * e->max_batch;
-                for (int64_t i = 0; i < m; i++) sj += (double)rm[i];
+                for (int64_t i = 0; i < m; i++)
+                    sj += wt ? (double)wt[i] * (double)rm[i] : (double)rm[i];
             }
             sums[1 + j] += sj;
         }
-        sums[1 + e->n_metrics] += (double)m;
+        double sw = 0;
+        for (int64_t i = 0; i < m; i++) sw += (double)w->swb[i];
+        sums[1 + e->n_metrics] += sw;
+        sums[2 + e->n_metrics] += (double)m;
     }
 }
 
@@ -363,7 +370,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
             GD_FN(gd_add_penalty)(e, &w, m, 1, sums, nt);
-            GD_FN(gd_optimizer_step)(e, e->learning_rate, nt);
+            GD_FN(gd_optimizer_step)(e, e->lr_steps ? e->lr_steps[s] : e->learning_rate, nt);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;

@@ -11,8 +11,16 @@ static int64_t gd_argmax_##SFX(const T *row, int64_t n) {                       
         if (row[j] > row[best]) best = j;                                               \
     return best;                                                                        \
 }                                                                                       \
-static void gd_metric_rows_##SFX(int64_t m, int64_t n, int metric, const T *p,          \
-                                 const int32_t *labels, const T *t, T *out) {           \
+/* in the top k: fewer than k entries strictly above entry c (Keras's in_top_k) */    \
+static int gd_in_top_k_##SFX(const T *row, int64_t n, int64_t c, int64_t k) {          \
+    int64_t above = 0;                                                                  \
+    for (int64_t j = 0; j < n; j++)                                                     \
+        if (row[j] > row[c]) above++;                                                   \
+    return above < k;                                                                   \
+}                                                                                       \
+static void gd_metric_rows_##SFX(int64_t m, int64_t n, int metric, int64_t k,           \
+                                 const T *p, const int32_t *labels, const T *t,         \
+                                 T *out) {                                              \
     GD_PRAGMA(omp for schedule(static))                                                 \
     for (int64_t i = 0; i < m; i++) {                                                   \
         const T *pi = p + i * n;                                                        \
@@ -44,20 +52,26 @@ static void gd_metric_rows_##SFX(int64_t m, int64_t n, int metric, const T *p,  
             v = n > 0 ? s / (T)n : 0;                                                   \
             break;                                                                      \
         }                                                                               \
+        case GD_METRIC_TOPK_CAT:                                                        \
+            v = (n > 0 && gd_in_top_k_##SFX(pi, n, gd_argmax_##SFX(ti, n), k)) ? 1 : 0;  \
+            break;                                                                      \
+        case GD_METRIC_SPARSE_TOPK:                                                     \
+            v = (n > 0 && gd_in_top_k_##SFX(pi, n, (int64_t)labels[i], k)) ? 1 : 0;     \
+            break;                                                                      \
         default:                                                                        \
             v = (T)NAN;                                                                 \
         }                                                                               \
         out[i] = v;                                                                     \
     }                                                                                   \
 }                                                                                       \
-void gd_metric_##SFX(int64_t m, int64_t n, int metric, const T *p, const int32_t *labels,\
-                     const T *t, T *row_out, int n_threads) {                           \
+void gd_metric_##SFX(int64_t m, int64_t n, int metric, int64_t k, const T *p,            \
+                     const int32_t *labels, const T *t, T *row_out, int n_threads) {    \
     int nt = gd_fork_threads(n_threads, (double)m * (double)n, GD_METRIC_MIN_PAR_ELEMS); \
     if (nt > 1) {                                                                       \
         GD_PRAGMA(omp parallel num_threads(nt))                                         \
-        gd_metric_rows_##SFX(m, n, metric, p, labels, t, row_out);                      \
+        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                   \
     } else {                                                                            \
-        gd_metric_rows_##SFX(m, n, metric, p, labels, t, row_out);                      \
+        gd_metric_rows_##SFX(m, n, metric, k, p, labels, t, row_out);                   \
     }                                                                                   \
 }
 

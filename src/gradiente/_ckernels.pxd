@@ -121,10 +121,10 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     void gd_clip_grads_f64(int64_t n, int64_t n_blocks, const int64_t *blocks, double *g,
                            int mode, double clip, double *scratch, int n_threads)
 
-    void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
-                       const float *t, float *row_out, int n_threads)
-    void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
-                       const double *t, double *row_out, int n_threads)
+    void gd_metric_f32(int64_t m, int64_t n, int metric, int64_t k, const float *p,
+                       const int32_t *labels, const float *t, float *row_out, int n_threads)
+    void gd_metric_f64(int64_t m, int64_t n, int metric, int64_t k, const double *p,
+                       const int32_t *labels, const double *t, double *row_out, int n_threads)
 
     int GD_MAX_METRICS
     ctypedef struct gd_layer_t:
@@ -155,6 +155,8 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         int32_t sparse
         int32_t n_metrics
         int32_t metrics[8]
+        int32_t metric_k[8]
+        int32_t metric_weighted[8]
         int32_t opt
         int32_t nesterov
         int32_t amsgrad
@@ -174,6 +176,7 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         const int64_t *clip_blocks
         double *clip_scratch
         double *opt_state
+        const double *lr_steps
         int64_t n_params
         void *params
         void *grads

@@ -46,6 +46,8 @@ cdef class EngineCore:
     cdef int64_t[::1] _index_mv
     cdef unsigned char[::1] _layers_mv
     cdef int64_t[::1] _iter_mv
+    cdef object _lr_steps
+    cdef const double[::1] _lr_mv
     cdef object _opt_refs      # the clipping table, its scratch, the optimizer state
     cdef int64_t[:, ::1] _blocks_mv
     cdef int64_t[:, ::1] _decay_mv
@@ -78,8 +80,10 @@ cdef class EngineCore:
         self.e.loss = loss
         self.e.sparse = sparse
         self.e.n_metrics = len(metrics)
-        for i in range(len(metrics)):
-            self.e.metrics[i] = metrics[i]
+        for i in range(len(metrics)):  # (gd_metric_t, k, weighted)
+            self.e.metrics[i] = metrics[i][0]
+            self.e.metric_k[i] = metrics[i][1]
+            self.e.metric_weighted[i] = metrics[i][2]
         self.e.opt = opt
         self.e.nesterov = nesterov
         self.e.amsgrad = amsgrad
@@ -88,6 +92,8 @@ cdef class EngineCore:
         self.e.beta_1 = beta_1
         self.e.beta_2 = beta_2
         self.e.epsilon = epsilon
+        self.e.lr_steps = NULL
+        self._lr_steps = None
         self.e.n_params = params.shape[0]
         slots = list(slots) + [None] * (3 - len(slots))
         self._refs = (params, grads, slots, iterations)
@@ -167,6 +173,17 @@ cdef class EngineCore:
     def set_learning_rate(self, double lr):
         self.e.learning_rate = lr
 
+    def set_lr_steps(self, lr_steps):
+        """The rate of each step of the next train() runs (float64 [>= n_steps],
+        C-contiguous, kept referenced), or None for learning_rate on every step."""
+        if lr_steps is None or lr_steps.shape[0] == 0:
+            self.e.lr_steps = NULL
+            self._lr_steps = None
+            return
+        self._lr_mv = lr_steps
+        self._lr_steps = lr_steps
+        self.e.lr_steps = &self._lr_mv[0]
+
     def set_data(self, x, labels, targets, sample_weight, index):
         """Point the engine at a data set (arrays kept referenced until replaced).
 
@@ -220,6 +237,9 @@ cdef class EngineCore:
     def train(self, int64_t start, int64_t n_steps, int64_t batch, double[::1] sums,
               int n_threads):
         cdef int status
+        if self._lr_steps is not None and self._lr_steps.shape[0] < n_steps:
+            raise ValueError(f"lr_steps holds {self._lr_steps.shape[0]} rates for "
+                             f"{n_steps} steps")
         with nogil:
             if self.f64:
                 status = gd_engine_train_f64(&self.e, start, n_steps, batch, &sums[0], n_threads)

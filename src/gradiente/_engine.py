@@ -12,9 +12,10 @@ implements too:
 - ``evaluate(x, y, sample_weight, batch_size) -> sums``
 - ``predict(x, batch_size) -> outputs``
 
-``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, n_samples]``
-(metrics unweighted, as Keras's ``metrics=``). :class:`NumpyEngine` calls only
-``_ops`` kernels, so it runs on either backend.
+``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, Σ wᵢ, n_samples]``
+(metrics unweighted, as Keras's ``metrics=``, except the ``weighted`` ones of
+``weighted_metrics=``, summed as Σ wᵢ·metricᵢ; wᵢ = 1 without sample weights).
+:class:`NumpyEngine` calls only ``_ops`` kernels, so it runs on either backend.
 """
 import re
 import threading
@@ -30,7 +31,8 @@ KINDS = ("dense", "act", "dropout")
 LOSS_KINDS = ("sparse_cce", "cce", "bce", "mse", "mae")
 #: metric kinds
 METRIC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
-                "mse", "mae")
+                "mse", "mae", "top_k_categorical_accuracy",
+                "sparse_top_k_categorical_accuracy")
 
 
 @dataclass
@@ -88,10 +90,14 @@ class LossSpec:
 
 @dataclass
 class MetricSpec:
-    """name: the logs key ('accuracy', 'mse', ...); kind: one of METRIC_KINDS."""
+    """name: the logs key ('accuracy', 'mse', ...); kind: one of METRIC_KINDS;
+    k: the k of the top-k kinds; weighted: summed times the sample weights (compile's
+    ``weighted_metrics``), and divided by their sum instead of the row count."""
 
     name: str
     kind: str
+    k: int = 5
+    weighted: bool = False
 
 
 #: optimizer kinds, each with its slot names in the order the C engine takes them
@@ -114,6 +120,8 @@ class OptimizerSpec:
     three, in that order — then weight_decay (w ← w·(1 - lr·weight_decay) on every
     trainable variable but those whose name, 'kernel' or 'bias', the regular expression
     decay_exclude matches), then the update.
+    lr_steps: None (learning_rate on every step) or float64 [>= n_steps], the rate of
+    each step of the next ``train_steps`` run (a schedule, evaluated by the trainer).
     """
 
     kind: str
@@ -124,6 +132,7 @@ class OptimizerSpec:
     beta_2: float = 0.999
     epsilon: float = 1e-7
     amsgrad: bool = False
+    lr_steps: object = None
     rho: float = 0.9
     centered: bool = False
     initial_accumulator_value: float = 0.0
@@ -213,8 +222,8 @@ class Plan:
         return out
 
     def n_sums(self):
-        """Length of the sums an engine returns."""
-        return len(self.metrics) + 2
+        """Length of the sums an engine returns: [Σ loss, Σ metrics..., Σ w, rows]."""
+        return len(self.metrics) + 3
 
 
 def check_slots(plan):
@@ -339,8 +348,9 @@ class NumpyEngine:
         rows, dout = _ops.loss(out, targets, kind, sample_weight=w)
         return rows, dout, None
 
-    def _metrics(self, acts, ws, m, hits, sums):
+    def _metrics(self, acts, ws, m, hits, sums, weighted):
         plan = self.plan
+        sums[-2] += float(ws.w[:m].sum(dtype=np.float64)) if weighted else m
         if not plan.metrics:
             return
         out = acts[-1]
@@ -354,17 +364,26 @@ class NumpyEngine:
             kind = spec.kind
             if kind in ("sparse_categorical_accuracy", "categorical_accuracy"):
                 if hits is not None:
-                    value = hits.sum()
+                    rows = hits
                 elif plan.y_sparse:
-                    value = np.count_nonzero(out.argmax(axis=1) == y)
+                    rows = out.argmax(axis=1) == y
                 else:
-                    value = np.count_nonzero(out.argmax(axis=1) == y.argmax(axis=1))
+                    rows = out.argmax(axis=1) == y.argmax(axis=1)
             elif kind == "binary_accuracy":
                 t = self._dense_targets(ws, m)
-                value = ((out > 0.5) == (t > 0.5)).mean(axis=1).sum()
+                rows = ((out > 0.5) == (t > 0.5)).mean(axis=1)
+            elif kind in ("top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
+                if plan.y_sparse:
+                    rows = _reference.metric(out, "sparse_top_k_categorical_accuracy",
+                                             labels=y, k=spec.k)
+                else:
+                    rows = _reference.metric(out, "top_k_categorical_accuracy", t=y, k=spec.k)
             else:
-                value = _ops.loss(out, self._dense_targets(ws, m), kind)[0].sum()
-            sums[1 + j] += float(value)
+                rows = _ops.loss(out, self._dense_targets(ws, m), kind)[0]
+            rows = np.asarray(rows, dtype=np.float64)
+            if spec.weighted and weighted:
+                rows = rows * ws.w[:m]
+            sums[1 + j] += float(rows.sum())
 
     def _dense_targets(self, ws, m):
         if not self.plan.y_sparse:
@@ -426,7 +445,7 @@ class NumpyEngine:
                 total += pen
         return total
 
-    def _step(self):
+    def _step(self, s):
         """One optimizer update: clipping, weight decay, then the optimizer (Keras 3's
         order), on every trainable variable."""
         plan = self.plan
@@ -438,7 +457,7 @@ class NumpyEngine:
         mode, clip = spec.clipping()
         if mode is not None:
             g = _ops.clip_grads(g, plan.segments(), mode, clip)
-        lr = spec.learning_rate
+        lr = spec.learning_rate if spec.lr_steps is None else float(spec.lr_steps[s])
         if spec.weight_decay:
             factor = 1.0 - lr * spec.weight_decay
             segments = plan.decay_segments()
@@ -513,6 +532,9 @@ class NumpyEngine:
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
         n = index.shape[0]
         weighted = sample_weight is not None
+        lr_steps = self.plan.optimizer.lr_steps
+        if lr_steps is not None and len(lr_steps) < n_steps:
+            raise ValueError(f"lr_steps holds {len(lr_steps)} rates for {n_steps} steps")
         for s in range(n_steps):
             lo = start + s * batch_size
             hi = min(lo + batch_size, n)
@@ -523,10 +545,10 @@ class NumpyEngine:
             rows, dout, hits = self._loss(acts[-1], ws, m, weighted)
             self._backward(acts, dout)
             penalty = self._penalty(with_grad=True)
-            self._step()
+            self._step(s)
             sums[0] += float(rows.sum(dtype=np.float64))
             sums[0] += m * penalty
-            self._metrics(acts, ws, m, hits, sums)
+            self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums
 
@@ -547,7 +569,7 @@ class NumpyEngine:
             rows, _, hits = self._loss(acts[-1], ws, m, weighted)
             sums[0] += float(rows.sum(dtype=np.float64))
             sums[0] += m * self._penalty(with_grad=False)
-            self._metrics(acts, ws, m, hits, sums)
+            self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums
 

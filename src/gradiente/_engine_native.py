@@ -26,6 +26,8 @@ _LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["c
              "bce": _reference.LOSSES["bce"], "mse": _reference.LOSSES["mse"],
              "mae": _reference.LOSSES["mae"]}
 _ACC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy")
+_SPARSE_TO_DENSE = {"sparse_categorical_accuracy": "categorical_accuracy",
+                    "sparse_top_k_categorical_accuracy": "top_k_categorical_accuracy"}
 _OP_IDS = {"dense": 0, "act": 1, "dropout": 2}
 _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax": 5,
             "adadelta": 6}
@@ -93,9 +95,9 @@ class NativeEngine:
         metrics = []
         for spec in plan.metrics:
             kind = spec.kind
-            if self._onehot_labels and kind == "sparse_categorical_accuracy":
-                kind = "categorical_accuracy"  # labels become one-hot targets here
-            metrics.append(_reference.METRICS[kind])
+            if not self._sparse and kind in _SPARSE_TO_DENSE:
+                kind = _SPARSE_TO_DENSE[kind]  # labels become one-hot targets here
+            metrics.append((_reference.METRICS[kind], int(spec.k), int(spec.weighted)))
         loss_id = 0
         if not fused:
             loss_id = _LOSS_IDS[loss.kind]
@@ -137,6 +139,9 @@ class NativeEngine:
     def _sync(self):
         """Hyperparameters may change between runs (callbacks, schedules)."""
         opt = self.plan.optimizer
+        lr_steps = getattr(opt, "lr_steps", None)
+        self._core.set_lr_steps(None if lr_steps is None
+                                else np.ascontiguousarray(lr_steps, dtype=np.float64))
         mode, clip = opt.clipping()
         key = (opt.kind, opt.nesterov, opt.amsgrad, opt.centered, opt.learning_rate,
                opt.momentum, opt.beta_1, opt.beta_2, opt.epsilon, opt.rho, opt.weight_decay,
@@ -196,7 +201,7 @@ class NativeEngine:
         nt = self._threads.pick(key, n_max)
         t0 = time.perf_counter()
         self._core.train(start, n_steps, batch_size, sums, nt)
-        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])
+        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])  # rows
         return sums
 
     def _eval(self, x, y, sample_weight, batch_size, with_loss, out):

@@ -187,6 +187,23 @@ def l1l2_penalty(const floating[::1] w, double l1, double l2, floating[::1] g, i
     return out
 
 
+def metric(const floating[:, ::1] p, const int32_t[::1] labels, const floating[:, ::1] t,
+           int metric_id, int64_t k, floating[::1] row_out, int n_threads):
+    """row_out[i] = metric ``metric_id`` (a gd_metric_t) of row i of p; labels or t may
+    be None when the metric does not read them."""
+    cdef int64_t m = p.shape[0], n = p.shape[1]
+    cdef const floating *pp = &p[0, 0] if m * n > 0 else NULL
+    cdef const int32_t *lp = &labels[0] if labels is not None and m > 0 else NULL
+    cdef const floating *tp = &t[0, 0] if t is not None and m * n > 0 else NULL
+    if m == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_metric_f32(m, n, metric_id, k, pp, lp, tp, &row_out[0], n_threads)
+        else:
+            gd_metric_f64(m, n, metric_id, k, pp, lp, tp, &row_out[0], n_threads)
+
+
 def sgd_step(floating[::1] w, const floating[::1] g, floating[::1] v, double learning_rate,
              double momentum, bint nesterov, int n_threads):
     """Keras SGD in place on flat buffers; v may be None when momentum == 0."""

@@ -425,17 +425,28 @@ def clip_grads(g, segments, mode, clip):
 
 #: Metric ids shared with the C kernels (``gd_metric_t``).
 METRICS = {"sparse_categorical_accuracy": 0, "categorical_accuracy": 1,
-           "binary_accuracy": 2, "mse": 3, "mae": 4}
+           "binary_accuracy": 2, "mse": 3, "mae": 4, "top_k_categorical_accuracy": 5,
+           "sparse_top_k_categorical_accuracy": 6}
 
 
-def metric(p, kind, labels=None, t=None):
+def metric(p, kind, labels=None, t=None, k=5):
     """A per-sample metric on the model's output p[m, n] (unweighted): returns row[m].
 
     sparse_categorical_accuracy: argmax p == label; categorical_accuracy: argmax p ==
     argmax t; binary_accuracy: mean_j [(p > 0.5) == (t > 0.5)]; mse: mean_j (p - t)²;
     mae: mean_j |p - t|. Ties in argmax go to the first maximum.
+    sparse_top_k_categorical_accuracy: the label's entry is in the top k, i.e. fewer
+    than k entries are strictly above it (ties count in, as Keras's in_top_k);
+    top_k_categorical_accuracy: the same for c = argmax t.
     """
     m, n = p.shape
+    if kind in ("top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
+        if n == 0:
+            return np.zeros(m, p.dtype)
+        c = np.asarray(labels, dtype=np.int64) if kind.startswith("sparse") \
+            else t.argmax(axis=1)
+        above = (p > p[np.arange(m), c][:, None]).sum(axis=1)
+        return (above < k).astype(p.dtype)
     if kind == "sparse_categorical_accuracy":
         return (p.argmax(axis=1) == np.asarray(labels)).astype(p.dtype) if n else np.zeros(m, p.dtype)
     if kind == "categorical_accuracy":

@@ -1,5 +1,7 @@
 """Callbacks, as in ``keras.callbacks``: the Callback base with Keras's hooks, History,
-ProgbarLogger (and the Progbar it draws), TerminateOnNaN."""
+ProgbarLogger (and the Progbar it draws), TerminateOnNaN; EarlyStopping, ModelCheckpoint,
+LearningRateScheduler, ReduceLROnPlateau, CSVLogger and LambdaCallback come from
+``_callbacks_keras``."""
 import math
 import os
 import sys
@@ -12,6 +14,8 @@ _BATCH_HOOKS = {
     "test": ("on_test_batch_begin", "on_test_batch_end"),
     "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
 }
+_WHOLE_HOOKS = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+                "on_predict_begin", "on_predict_end"}
 
 
 class Callback:
@@ -90,9 +94,13 @@ class Callback:
 
 def overrides_batch_hooks(callback, mode):
     """Whether a callback overrides one of the per-batch hooks of mode
-    ('train', 'test' or 'predict')."""
+    ('train', 'test' or 'predict'), in its class or on the instance; a callback may
+    decide itself with ``_needs_batch_hooks(mode)``."""
+    needs = getattr(callback, "_needs_batch_hooks", None)
+    if needs is not None:
+        return bool(needs(mode))
     cls = type(callback)
-    return any(getattr(cls, name, None) is not getattr(Callback, name)
+    return any(name in vars(callback) or getattr(cls, name, None) is not getattr(Callback, name)
                for name in _BATCH_HOOKS[mode])
 
 
@@ -115,9 +123,21 @@ class CallbackList:
         if not name.startswith("on_") and name != "_on_run_end":
             raise AttributeError(name)
 
-        def call(*args, **kwargs):
+        if name == "_on_run_end":
+            def call(*args, **kwargs):
+                for cb in self.callbacks:
+                    cb._on_run_end(*args, **kwargs)
+
+            return call
+        # Keras passes logs positionally (LambdaCallback's lambdas have no defaults)
+        n_args = 1 if name in _WHOLE_HOOKS else 2
+
+        def call(*args, logs=None):
+            args = list(args) + [None] * (n_args - len(args))
+            if logs is not None:
+                args[n_args - 1] = logs
             for cb in self.callbacks:
-                getattr(cb, name)(*args, **kwargs)
+                getattr(cb, name)(*args[:n_args])
 
         return call
 
@@ -162,6 +182,11 @@ class TerminateOnNaN(Callback):
             sys.stdout.write(f"Batch {step - 1}: Invalid loss, terminating training\n")
             sys.stdout.flush()
             self.model.stop_training = True
+
+
+from ._callbacks_keras import (  # noqa: E402  (they subclass Callback, defined above)
+    CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
+    ReduceLROnPlateau)
 
 
 def _dynamic_display():

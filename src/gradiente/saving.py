@@ -133,19 +133,13 @@ def _weight_arrays(model):
 
 
 def _compile_config(model):
-    from . import losses, optimizers
-
     if not getattr(model, "compiled", False):
         return None
-    metrics = []
-    for m in model._metric_ids:
-        metrics.append(m if isinstance(m, str) else m.__name__)
-    optimizer = optimizers.serialize(model.optimizer)
-    lr = getattr(model.optimizer, "learning_rate", None)
+    config = model.get_compile_config()  # metric objects and schedules as their configs
+    lr = getattr(model.optimizer, "_learning_rate", None)
     if isinstance(lr, float):
-        optimizer["config"]["learning_rate"] = lr  # exact (get_config rounds to float32)
-    return {"loss": losses.serialize(model.loss), "optimizer": optimizer,
-            "metrics": metrics}
+        config["optimizer"]["config"]["learning_rate"] = lr  # exact (get_config: float32)
+    return config
 
 
 def _optimizer_arrays(model):
@@ -513,13 +507,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _compile_from_config(archive, model, cc):
-    from . import losses, optimizers
-
-    if not isinstance(cc, dict) or not isinstance(cc.get("metrics", []), list):
+    if not isinstance(cc, dict) or not isinstance(cc.get("metrics", []), list) \
+            or not isinstance(cc.get("weighted_metrics") or [], list):
         raise _bad(archive.path, "config.json's compile_config is malformed")
     try:
-        model.compile(optimizer=optimizers.get(cc.get("optimizer")),
-                      loss=losses.get(cc.get("loss")), metrics=cc.get("metrics") or [])
+        model.compile_from_config(cc)
     except (TypeError, ValueError, KeyError) as exc:
         raise _bad(archive.path, f"config.json's compile settings are invalid ({exc})") \
             from None

@@ -450,19 +450,23 @@ typedef enum {
     GD_METRIC_CAT_ACC = 1,    /* argmax_j pᵢⱼ == argmax_j tᵢⱼ                           */
     GD_METRIC_BIN_ACC = 2,    /* mean_j [(pᵢⱼ > 0.5) == (tᵢⱼ > 0.5)]                     */
     GD_METRIC_MSE = 3,        /* mean_j (pᵢⱼ - tᵢⱼ)²                                    */
-    GD_METRIC_MAE = 4         /* mean_j |pᵢⱼ - tᵢⱼ|                                     */
+    GD_METRIC_MAE = 4,        /* mean_j |pᵢⱼ - tᵢⱼ|                                     */
+    GD_METRIC_TOPK_CAT = 5,   /* #{j : pᵢⱼ > pᵢc} < k, c = argmax_j tᵢⱼ (ties count in) */
+    GD_METRIC_SPARSE_TOPK = 6 /* #{j : pᵢⱼ > pᵢc} < k, c = labels[i]                   */
 } gd_metric_t;
 
 /* gd_metric_<dtype>: a per-sample metric on the model's output.
- *   math     : row_out[i] = the metric of row i, as the id says (unweighted)
- *   shapes   : p[m,n]; labels[m] (SPARSE_ACC) or t[m,n] (the others) -> row_out[m]
+ *   math     : row_out[i] = the metric of row i, as the id says (unweighted); k is the
+ *              k of the top-k metrics (ignored by the others)
+ *   shapes   : p[m,n]; labels[m] (SPARSE_ACC, SPARSE_TOPK) or t[m,n] (the others)
+ *              -> row_out[m]
  *   aliasing : none
  *   threads  : rows split statically; the caller sums row_out serially
  */
-void gd_metric_f32(int64_t m, int64_t n, int metric, const float *p, const int32_t *labels,
-                   const float *t, float *row_out, int n_threads);
-void gd_metric_f64(int64_t m, int64_t n, int metric, const double *p, const int32_t *labels,
-                   const double *t, double *row_out, int n_threads);
+void gd_metric_f32(int64_t m, int64_t n, int metric, int64_t k, const float *p,
+                   const int32_t *labels, const float *t, float *row_out, int n_threads);
+void gd_metric_f64(int64_t m, int64_t n, int metric, int64_t k, const double *p,
+                   const int32_t *labels, const double *t, double *row_out, int n_threads);
 
 /* ------------------------------------------------------------------------ */
 /* The training engine (gd_engine.c)                                         */
@@ -512,6 +516,8 @@ typedef struct {
     int32_t sparse;           /* 1: labels int32[N]; 0: targets T[N, n_outputs]      */
     int32_t n_metrics;
     int32_t metrics[GD_MAX_METRICS]; /* gd_metric_t                                  */
+    int32_t metric_k[GD_MAX_METRICS];        /* k of a top-k metric                  */
+    int32_t metric_weighted[GD_MAX_METRICS]; /* 1: summed times the sample weights   */
     /* optimizer */
     int32_t opt;              /* gd_opt_t                                            */
     int32_t nesterov, amsgrad, centered;
@@ -526,6 +532,9 @@ typedef struct {
     double *clip_scratch;
     double *opt_state;        /* Nadam: [t, Πₜ] of the last step (a cache: recomputed
                                  when t does not follow)                             */
+    const double *lr_steps;   /* NULL: learning_rate every step; else the rate of   */
+                              /* step s of a gd_engine_train run is lr_steps[s]     */
+                              /* (n_steps entries, a schedule evaluated by Python)  */
     /* parameters, gradients, optimizer slots: flat T[n_params] arrays */
     int64_t n_params;
     void *params, *grads;
@@ -558,7 +567,9 @@ void gd_engine_workspace(const gd_engine_t *e, int64_t max_batch, int64_t *n_ws,
  *              batch of the data may be short); forward, loss, backward, one
  *              optimizer update of every parameter (iterations += 1 each step)
  *   outputs  : sums[0] += Σ row losses (sample-weighted), sums[1 + j] += Σ metric j
- *              over rows, sums[1 + n_metrics] += rows seen; params, slots, iterations
+ *              over rows (Σ wᵢ·metricᵢ when metric_weighted[j]), sums[1 + n_metrics]
+ *              += Σ wᵢ (rows seen without sample weights), sums[2 + n_metrics] += rows
+ *              seen; params, slots, iterations
  *              updated in place
  *   threads  : one parallel region for the whole run; kernels share its team
  *   numerics : bitwise identical for any n_threads on one ISA

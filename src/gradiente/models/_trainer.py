@@ -90,14 +90,18 @@ class Trainer:
 
     def _logs(self, sums, prefix=""):
         n = max(sums[-1], 1.0)
+        total_weight = sums[-2] if sums[-2] != 0 else 1.0
         logs = {prefix + "loss": _f32(sums[0] / n)}
         for j, spec in enumerate(self._plan.metrics):
-            logs[prefix + spec.name] = _f32(sums[1 + j] / n)
+            logs[prefix + spec.name] = _f32(sums[1 + j] / (total_weight if spec.weighted else n))
         return dict(sorted(logs.items()))
 
-    def _sync_optimizer(self):
+    def _sync_optimizer(self, n_steps):
+        """Copy the optimizer's hyperparameters into the plan before a run of n_steps;
+        a schedule is evaluated for each of the run's steps (``lr_steps``)."""
         plan = self._plan
         spec = self.optimizer._spec()
+        spec.lr_steps = self.optimizer._lr_steps(n_steps)
         plan.optimizer.__dict__.update(spec.__dict__)
 
     def _callbacks(self, callbacks, verbose, params, history=None):
@@ -177,11 +181,11 @@ class Trainer:
                 index = np.ascontiguousarray(index, dtype=np.int64)
                 sums = np.zeros(self._plan.n_sums())
                 step = 0
-                while step < steps and not (self.stop_training and sizer.per_batch):
+                while step < steps:
                     k = sizer.next(steps - step)
                     if sizer.per_batch:
                         cbs.on_train_batch_begin(step)
-                    self._sync_optimizer()
+                    self._sync_optimizer(k)
                     saved = self._train_state() if watch_nan and k > 1 else None
                     t0 = time.perf_counter()
                     run = engine.train_steps(x, y, sw, index, step * batch_size, k, batch_size)
@@ -195,7 +199,7 @@ class Trainer:
                     if sizer.per_batch:
                         cbs.on_train_batch_end(step - 1, logs)
                     cbs._on_run_end("train", step, logs)
-                    if self.stop_training and watch_nan:
+                    if self.stop_training:  # set by a callback: end after this run
                         break
                 logs = self._logs(sums)
                 if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
@@ -232,6 +236,7 @@ class Trainer:
         plan.iterations[...] = iterations
         sums = np.zeros(plan.n_sums())
         for j in range(k):
+            self._sync_optimizer(1)  # a schedule's rate for this step
             one = engine.train_steps(x, y, sw, index, (step + j) * batch_size, 1, batch_size)
             sums += one
             if not np.isfinite(one[0]):
@@ -344,7 +349,7 @@ class Trainer:
         m = x.shape[0]
         if m == 0:
             raise ValueError("train_on_batch(x=...) received no samples.")
-        self._sync_optimizer()
+        self._sync_optimizer(1)
         sums = self._engine.train_steps(x, y, sw, np.arange(m, dtype=np.int64), 0, 1, m)
         return self._batch_result(sums, return_dict)
 

@@ -30,6 +30,7 @@ class Sequential(Trainer):
         self.loss = None
         self.compiled = False
         self._metric_ids = []
+        self._weighted_metric_ids = []
         self._plan = None
         self._engine = None
         self.stop_training = False
@@ -201,21 +202,53 @@ class Sequential(Trainer):
         if loss is None:
             raise ValueError("compile(loss=...) is required; pass e.g. "
                              "'sparse_categorical_crossentropy' or 'mse'.")
-        if loss_weights is not None or weighted_metrics:
-            raise ValueError("compile(loss_weights=..., weighted_metrics=...) are not supported "
-                             "yet; pass None.")
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str,)) or callable(metrics):
-            raise TypeError(f"compile(metrics=...) expects a list; received {metrics!r}. "
-                            f"Write metrics=[{metrics!r}].")
-        self._metric_ids = [metrics_mod.check(m) for m in metrics]
+        if loss_weights is not None:
+            raise ValueError("compile(loss_weights=...) is not supported yet; pass None.")
+        ids = {}
+        for arg, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            given = [] if given is None else given
+            if not isinstance(given, (list, tuple)):
+                raise TypeError(f"compile({arg}=...) expects a list; received {given!r}. "
+                                f"Write {arg}=[{given!r}].")
+            ids[arg] = [metrics_mod.check(m, f"compile({arg}=...)") for m in given]
+        self._metric_ids = ids["metrics"]
+        self._weighted_metric_ids = ids["weighted_metrics"]
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_mod.get(loss)
         self.compiled = True
         self._invalidate()
         if self.built or self._input_layer is not None:
             self._ensure_plan()
+
+    def get_compile_config(self):
+        """compile()'s settings as a JSON-able dict (None before compile), as Keras's
+        ``get_compile_config``: optimizer (with a schedule as its config), loss, metrics
+        and weighted_metrics (names, or metric objects' configs)."""
+        if not self.compiled:
+            return None
+
+        def metric(m):
+            if isinstance(m, str):
+                return m
+            if isinstance(m, metrics_mod.Metric):
+                return metrics_mod.serialize(m)
+            return m.__name__
+
+        return {"optimizer": optimizers.serialize(self.optimizer),
+                "loss": losses_mod.serialize(self.loss),
+                "metrics": [metric(m) for m in self._metric_ids],
+                "weighted_metrics": [metric(m) for m in self._weighted_metric_ids],
+                "loss_weights": None}
+
+    def compile_from_config(self, config):
+        """compile() with get_compile_config()'s dict."""
+        def metric(m):
+            return m if isinstance(m, str) else metrics_mod.get(m)
+
+        self.compile(optimizer=optimizers.get(config["optimizer"]),
+                     loss=losses_mod.get(config["loss"]),
+                     metrics=[metric(m) for m in config.get("metrics") or []],
+                     weighted_metrics=[metric(m) for m in config.get("weighted_metrics") or []])
 
     def _records(self):
         """LayerRecords for the engine, and the layers' weight views to rebind."""
@@ -310,8 +343,8 @@ class Sequential(Trainer):
             return
         y = np.asarray(y)
         y_last = y.shape[-1] if y.ndim > 1 else 1
-        plan.metrics = [metrics_mod.resolve(m, y.ndim, y_last, plan.n_out)
-                        for m in self._metric_ids]
+        plan.metrics = metrics_mod.resolve_all(self._metric_ids, self._weighted_metric_ids,
+                                               y.ndim, y_last, plan.n_out)
         self._metrics_resolved = True
         self._engine = _engine.make_engine(plan)
 

@@ -8,6 +8,7 @@ from .nadam import Nadam  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
 from .rmsprop import RMSprop  # noqa: F401
 from .sgd import SGD  # noqa: F401
+from . import schedules  # noqa: F401
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW,
             "adagrad": Adagrad, "nadam": Nadam, "adamax": Adamax, "adadelta": Adadelta}

@@ -4,6 +4,8 @@ import re
 import numpy as np
 
 from .._engine import OptimizerSpec
+from . import schedules
+from .schedules import LearningRateSchedule
 
 _UNSUPPORTED = ("loss_scale_factor", "gradient_accumulation_steps")
 
@@ -96,19 +98,42 @@ class Optimizer:
 
     @property
     def learning_rate(self):
+        """The current rate: the constant, or the schedule's value at ``iterations``."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
         cls = type(self).__name__
+        if isinstance(value, LearningRateSchedule):
+            self._learning_rate = value
+            return
+        if isinstance(getattr(self, "_learning_rate", None), LearningRateSchedule):
+            raise TypeError(
+                f"This {cls} optimizer was created with a LearningRateSchedule as its "
+                "learning_rate, so its learning rate is not settable; create it with a float "
+                "learning_rate to set the rate (e.g. from a callback)."
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{cls}(learning_rate=...) expects a float; received {value!r}.")
+            raise TypeError(f"{cls}(learning_rate=...) expects a float or a "
+                            f"LearningRateSchedule; received {value!r}.")
         if not np.isfinite(value) or value < 0:
             raise ValueError(
                 f"{cls}(learning_rate=...) expects a finite float >= 0; received "
                 f"learning_rate={value!r}."
             )
         self._learning_rate = float(value)
+
+    def _lr_steps(self, count):
+        """The rates of the next count steps (float64 [count]), or None when constant."""
+        if not isinstance(self._learning_rate, LearningRateSchedule):
+            return None
+        lr = self._learning_rate._steps(self.iterations, count)
+        if not np.all(np.isfinite(lr)) or np.any(lr < 0):
+            raise ValueError(f"The learning-rate schedule {type(self._learning_rate).__name__} "
+                             f"gave a rate that is not a finite float >= 0: {lr!r}.")
+        return lr
 
     @property
     def iterations(self):
@@ -160,7 +185,9 @@ class Optimizer:
     def get_config(self):
         return {
             "name": self.name,
-            "learning_rate": _f32(self.learning_rate),
+            "learning_rate": (schedules.serialize(self._learning_rate)
+                              if isinstance(self._learning_rate, LearningRateSchedule)
+                              else _f32(self._learning_rate)),
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
@@ -174,4 +201,7 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
