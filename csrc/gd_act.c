@@ -9,6 +9,8 @@
 #define GD_ACT_MIN_PAR_WORK 65536.0
 #endif
 
+int gd_act_needs_input(int act) { return act == GD_ACT_GELU || act == GD_ACT_SILU; }
+
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"
 #include "gd_act_team.h"

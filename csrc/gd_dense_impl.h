@@ -16,45 +16,49 @@ static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db
 }
 
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
-                        const GD_T *b, int act, GD_T *y, int n_threads) {
+                        const GD_T *b, int act, GD_T *y, GD_T *z, int n_threads) {
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
     /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
      * so W is packed rarely): the bias + activation pass reads each block right after
-     * the GEMM wrote it, while it is still in cache. */
+     * the GEMM wrote it, while it is still in cache. With z, the GEMM writes Z and the
+     * pass turns it into X·W + b in place and writes act(Z) to Y. */
     rows = (int64_t)(GD_DENSE_BLOCK_BYTES / ((double)n * sizeof(GD_T)));
     if (rows < GD_DENSE_MIN_BLOCK_ROWS) rows = GD_DENSE_MIN_BLOCK_ROWS;
     for (i0 = 0; i0 < m; i0 += rows) {
         int64_t mb = m - i0 < rows ? m - i0 : rows;
         GD_T *yb = y + i0 * n;
+        GD_T *zb = z != NULL ? z + i0 * n : NULL;
+        GD_T *gb = zb != NULL ? zb : yb;
         int st, nt;
-        st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, yb, n, n_threads);
+        st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
         if (st != GD_OK) return st;
-        if (b == NULL && act == GD_ACT_LINEAR) continue;
+        if (zb == NULL && b == NULL && act == GD_ACT_LINEAR) continue;
         nt = gd_fork_threads(n_threads, (double)mb * (double)n * GD_FN(gd_act_cost)(act),
                              GD_DENSE_MIN_PAR_WORK);
         if (nt > 1) {
             GD_PRAGMA(omp parallel num_threads(nt))
-            GD_FN(gd_act_fwd_team)(mb, n, act, b, yb, yb);
+            GD_FN(gd_act_fwd_team)(mb, n, act, b, gb, zb, yb);
         } else {
-            GD_FN(gd_act_fwd_team)(mb, n, act, b, yb, yb);
+            GD_FN(gd_act_fwd_team)(mb, n, act, b, gb, zb, yb);
         }
     }
     return GD_OK;
 }
 
 int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
-                        const GD_T *y, GD_T *dy, int act, GD_T *dx, GD_T *dw, GD_T *db,
-                        int n_threads) {
+                        const GD_T *y, const GD_T *z, GD_T *dy, int act, GD_T *dx,
+                        GD_T *dw, GD_T *db, int n_threads) {
     int st, nt;
-    /* dZ = dY ⊙ act'(Y), in place (linear: dY is dZ already). */
+    /* dZ = dY ⊙ act'(Z) from Y (and Z), in place (linear: dY is dZ already). */
     if (act != GD_ACT_LINEAR && m > 0 && n > 0) {
-        nt = gd_fork_threads(n_threads, (double)m * (double)n * 2.0, GD_DENSE_MIN_PAR_WORK);
+        double cost = gd_act_needs_input(act) ? GD_FN(gd_act_cost)(act) : 2.0;
+        nt = gd_fork_threads(n_threads, (double)m * (double)n * cost, GD_DENSE_MIN_PAR_WORK);
         if (nt > 1) {
             GD_PRAGMA(omp parallel num_threads(nt))
-            GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dy);
+            GD_FN(gd_act_bwd_team)(m, n, act, z, y, dy, dy);
         } else {
-            GD_FN(gd_act_bwd_team)(m, n, act, y, dy, dy);
+            GD_FN(gd_act_bwd_team)(m, n, act, z, y, dy, dy);
         }
     }
     /* dX[m,k] = dZ[m,n] · Wᵀ, W stored [k,n]. */

@@ -2,7 +2,10 @@
  *
  * Workspace layout for batches of up to B = max_batch rows (T elements, each piece
  * rounded up to 16 elements so every piece starts 64-byte aligned when ws is):
- *   xb[B·F] | a_l[B·n_out_l] for each op | d0[B·W] | d1[B·W] | tb[B·O] | swb[B] |
+ *   xb[B·F] | a_l[B·n_out_l] for each op | z_l[B·n_out_l] for each dense op whose
+ *   activation needs its input | mask_l[B·n_out_l] for each dropout op |
+ *   partials[2 doubles per block of every regularized array] | d0[B·W] | d1[B·W] |
+ *   tb[B·O] | swb[B] |
  *   row_loss[B] | row_metric[B·GD_MAX_METRICS] | p[B·O]
  * with F input features, O outputs, W the widest op; int32 workspace: lb[B] | hit[B].
  */
@@ -22,11 +25,42 @@ static int64_t gd_engine_max_width(const gd_engine_t *e) {
     return width;
 }
 
+/* Whether a layer keeps Z = X·W + b for its backward pass. */
+static int gd_engine_keeps_z(const gd_layer_t *L) {
+    return L->kind == GD_OP_DENSE && gd_act_needs_input(L->act);
+}
+
+/* Blocks of the largest regularized weight array (0 when nothing is regularized):
+ * the penalty's scratch is reused array after array. */
+static int64_t gd_engine_penalty_blocks(const gd_engine_t *e) {
+    int64_t blocks = 0;
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        const gd_layer_t *L = &e->layers[l];
+        if (L->kind != GD_OP_DENSE) continue;
+        if (L->kernel_l1 != 0 || L->kernel_l2 != 0) {
+            int64_t b = gd_l1l2_blocks(L->n_in * L->n_out);
+            if (b > blocks) blocks = b;
+        }
+        if (L->b_off >= 0 && (L->bias_l1 != 0 || L->bias_l2 != 0)) {
+            int64_t b = gd_l1l2_blocks(L->n_out);
+            if (b > blocks) blocks = b;
+        }
+    }
+    return blocks;
+}
+
 void gd_engine_workspace(const gd_engine_t *e, int64_t max_batch, int64_t *n_ws,
                          int64_t *n_iws) {
     int64_t B = max_batch, n = 0, width = gd_engine_max_width(e);
     n += gd_round_up(B * e->n_features);
-    for (int32_t l = 0; l < e->n_layers; l++) n += gd_round_up(B * e->layers[l].n_out);
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        n += gd_round_up(B * e->layers[l].n_out);
+        if (gd_engine_keeps_z(&e->layers[l])) n += gd_round_up(B * e->layers[l].n_out);
+        if (e->layers[l].kind == GD_OP_DROPOUT) n += gd_round_up(B * e->layers[l].n_out);
+    }
+    /* penalty block sums: doubles, counted in T elements (ws is sized for the f32
+     * engine in floats and for the f64 engine in doubles: count for the worse case) */
+    n += gd_round_up(gd_engine_penalty_blocks(e) * 2 * 2);
     n += 2 * gd_round_up(B * width);
     n += gd_round_up(B * e->n_outputs);
     n += 2 * gd_round_up(B);

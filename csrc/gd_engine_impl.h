@@ -15,8 +15,12 @@
 typedef struct {
     GD_T *xb;                          /* gathered input rows                   */
     GD_T *a[GD_ENGINE_MAX_LAYERS];     /* each op's own output buffer           */
+    GD_T *z[GD_ENGINE_MAX_LAYERS];     /* dense: Z = X·W + b when its activation
+                                          needs it (gd_act_needs_input), else NULL */
     const GD_T *y[GD_ENGINE_MAX_LAYERS]; /* each op's output in this pass: a[l], or
                                           its input when the op is the identity */
+    GD_T *mask[GD_ENGINE_MAX_LAYERS];  /* dropout: this step's mask, else NULL  */
+    double *partials;                  /* L1/L2 penalty block sums              */
     GD_T *d[2];                        /* ping-pong gradient buffers            */
     GD_T *tb;                          /* gathered targets                      */
     GD_T *swb;                         /* gathered sample weights               */
@@ -35,6 +39,23 @@ static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w) {
         w->a[l] = ws + off;
         off += gd_round_up(B * e->layers[l].n_out);
     }
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        w->z[l] = 0;
+        if (gd_engine_keeps_z(&e->layers[l])) {
+            w->z[l] = ws + off;
+            off += gd_round_up(B * e->layers[l].n_out);
+        }
+    }
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        w->mask[l] = 0;
+        if (e->layers[l].kind == GD_OP_DROPOUT) {
+            w->mask[l] = ws + off;
+            off += gd_round_up(B * e->layers[l].n_out);
+        }
+    }
+    w->partials = (double *)(void *)(ws + off);
+    off += gd_round_up(gd_engine_penalty_blocks(e) * 2 *
+                       (int64_t)(sizeof(double) / sizeof(GD_T)));
     w->d[0] = ws + off; off += gd_round_up(B * width);
     w->d[1] = ws + off; off += gd_round_up(B * width);
     w->tb = ws + off; off += gd_round_up(B * e->n_outputs);
@@ -89,7 +110,8 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
 
 /* Forward through every op; returns the last op's output (logits when fused). */
 static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *in,
-                             int64_t m, int fold_softmax, int nt, const GD_T **out) {
+                             int64_t m, int fold_softmax, int training, int nt,
+                             const GD_T **out) {
     const GD_T *params = (const GD_T *)e->params;
     int status = GD_OK;
     for (int32_t l = 0; l < e->n_layers; l++) {
@@ -97,14 +119,23 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
         int act = GD_FN(gd_op_act)(e, l, fold_softmax);
         if (L->kind == GD_OP_DENSE) {
             const GD_T *b = L->b_off >= 0 ? params + L->b_off : 0;
+            GD_T *z = gd_act_needs_input(act) ? w->z[l] : 0;
             int s = GD_FN(gd_dense_fwd)(m, L->n_in, L->n_out, in, params + L->w_off, b, act,
-                                        w->a[l], nt);
+                                        w->a[l], z, nt);
             if (s != GD_OK) status = s;
+        } else if (L->kind == GD_OP_DROPOUT) {
+            if (training && L->rate > 0) {
+                uint64_t key = gd_dropout_key(L->seed, *e->iterations, l);
+                GD_FN(gd_dropout_fwd)(m, L->n_out, L->rate, key, L->share_rows,
+                                      L->share_cols, in, w->a[l], w->mask[l], nt);
+            }
         } else if (act != GD_ACT_LINEAR) {
             GD_FN(gd_act_fwd)(m, L->n_out, act, in, w->a[l], nt);
         }
         /* an identity op's output is its input */
-        w->y[l] = (L->kind == GD_OP_ACT && act == GD_ACT_LINEAR) ? in : w->a[l];
+        int identity = L->kind == GD_OP_DROPOUT ? !(training && L->rate > 0)
+                                                : (L->kind == GD_OP_ACT && act == GD_ACT_LINEAR);
+        w->y[l] = identity ? in : w->a[l];
         in = w->y[l];
     }
     *out = in;
@@ -183,17 +214,52 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
         if (L->kind == GD_OP_DENSE) {
             GD_T *db = L->b_off >= 0 ? grads + L->b_off : 0;
             int s = GD_FN(gd_dense_bwd)(m, L->n_in, L->n_out, in, params + L->w_off, w->y[l],
-                                        dcur, act, need_dx ? dnext : 0, grads + L->w_off, db,
-                                        nt);
+                                        w->z[l], dcur, act, need_dx ? dnext : 0,
+                                        grads + L->w_off, db, nt);
             if (s != GD_OK) status = s;
+        } else if (L->kind == GD_OP_DROPOUT) {
+            if (!(L->rate > 0)) continue; /* identity */
+            if (need_dx) GD_FN(gd_dropout_bwd)(m, L->n_out, L->rate, w->mask[l], dcur, dnext, nt);
         } else if (act != GD_ACT_LINEAR) {
-            if (need_dx) GD_FN(gd_act_bwd)(m, L->n_out, act, w->y[l], dcur, dnext, nt);
+            if (need_dx) GD_FN(gd_act_bwd)(m, L->n_out, act, in, w->y[l], dcur, dnext, nt);
         } else {
             continue; /* identity: the gradient passes through unchanged */
         }
         GD_T *tmp = dcur; dcur = dnext; dnext = tmp;
     }
     return status;
+}
+
+/* The L1/L2 penalty of every regularized weight array, in layer order (W, then b);
+ * with want_grad its gradient is added to e->grads. Every thread returns the same
+ * value (each array's block sums are added after the team's barrier). */
+static double GD_FN(gd_penalty)(const gd_engine_t *e, GD_FN(gd_ws) *w, int want_grad, int nt) {
+    const GD_T *params = (const GD_T *)e->params;
+    GD_T *grads = (GD_T *)e->grads;
+    double total = 0;
+    for (int32_t l = 0; l < e->n_layers; l++) {
+        const gd_layer_t *L = &e->layers[l];
+        if (L->kind != GD_OP_DENSE) continue;
+        if (L->kernel_l1 != 0 || L->kernel_l2 != 0)
+            total += GD_FN(gd_l1l2_penalty)(L->n_in * L->n_out, params + L->w_off, L->kernel_l1,
+                                            L->kernel_l2, want_grad ? grads + L->w_off : 0,
+                                            w->partials, nt);
+        if (L->b_off >= 0 && (L->bias_l1 != 0 || L->bias_l2 != 0))
+            total += GD_FN(gd_l1l2_penalty)(L->n_out, params + L->b_off, L->bias_l1,
+                                            L->bias_l2, want_grad ? grads + L->b_off : 0,
+                                            w->partials, nt);
+    }
+    return total;
+}
+
+/* Adds m times the penalty to the loss sum (Keras adds the penalty to each batch's
+ * mean loss, and the epoch's loss weights batches by their size). */
+static void GD_FN(gd_add_penalty)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t m,
+                                  int want_grad, double *sums, int nt) {
+    if (!gd_engine_penalty_blocks(e)) return;
+    double pen = GD_FN(gd_penalty)(e, w, want_grad, nt);
+    GD_PRAGMA(omp single)
+    sums[0] += (double)m * pen;
 }
 
 /* One optimizer update of every parameter (all threads of the team) at learning rate
@@ -300,9 +366,10 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             int64_t m = end - r0 < batch ? end - r0 : batch;
             const GD_T *y = 0;
             GD_FN(gd_gather)(e, &w, r0, m, 1);
-            int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, nt, &y);
+            int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
+            GD_FN(gd_add_penalty)(e, &w, m, 1, sums, nt);
             GD_FN(gd_optimizer_step)(e, e->lr_steps ? e->lr_steps[s] : e->learning_rate, nt);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
@@ -340,8 +407,11 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
             } else {
                 in = (const GD_T *)e->x + r0 * e->n_features; /* rows in order: no copy */
             }
-            int s1 = GD_FN(gd_forward)(e, &w, in, m, with_loss, nt, &y);
-            if (with_loss) GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
+            int s1 = GD_FN(gd_forward)(e, &w, in, m, with_loss, 0, nt, &y);
+            if (with_loss) {
+                GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
+                GD_FN(gd_add_penalty)(e, &w, m, 0, sums, nt);
+            }
             if (out) {
                 GD_T *o = (GD_T *)out + (r0 - start) * O;
                 if (with_loss && e->skip_last_act) {

@@ -16,6 +16,8 @@
 #define GD_EXP expf
 #define GD_LOG logf
 #define GD_LOG1P log1pf
+#define GD_EXPM1 expm1f
+#define GD_ERFC erfcf
 #define GD_TANH tanhf
 #define GD_SQRT sqrtf
 #define GD_FABS fabsf
@@ -28,6 +30,8 @@
 #define GD_EXP exp
 #define GD_LOG log
 #define GD_LOG1P log1p
+#define GD_EXPM1 expm1
+#define GD_ERFC erfc
 #define GD_TANH tanh
 #define GD_SQRT sqrt
 #define GD_FABS fabs

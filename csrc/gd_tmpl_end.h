@@ -6,6 +6,8 @@
 #undef GD_EXP
 #undef GD_LOG
 #undef GD_LOG1P
+#undef GD_EXPM1
+#undef GD_ERFC
 #undef GD_TANH
 #undef GD_SQRT
 #undef GD_FABS

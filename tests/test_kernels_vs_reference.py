@@ -8,10 +8,13 @@ from gradiente import _ckernels as ck
 from gradiente import _ops
 from gradiente import _reference as ref
 
-from conftest import THREADS, assert_close
+from conftest import THREADS, assert_close, isas
 
 DTYPES = [np.float32, np.float64]
-ACTS = list(ref.ACTIVATIONS)
+ACTS = list({i: a for a, i in reversed(ref.ACTIVATIONS.items())}.values())  # one name per id
+#: the first activations run the whole matrix in the dense tests; the others share its
+#: epilogue code and run a corner of it (one ISA, 1 and 3 threads, three shapes)
+CORE_ACTS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 LOSSES = list(ref.LOSSES)
 # (m, k, n): empty batch, one, odd, vector width -1/0/+1, non-square
 SHAPES = [(0, 5, 3), (1, 1, 1), (7, 3, 5), (15, 16, 17), (16, 17, 15), (17, 15, 16),
@@ -19,6 +22,17 @@ SHAPES = [(0, 5, 3), (1, 1, 1), (7, 3, 5), (15, 16, 17), (16, 17, 15), (17, 15, 
 # Y spans two of dense_fwd's row blocks (1 MiB or 256 rows), and db several column
 # blocks per thread
 BIG_SHAPE = (260, 3, 1100)
+
+
+#: (act, mkn, n_threads) for the dense tests
+DENSE_CASES = ([(a, s, t) for a in CORE_ACTS for s in SHAPES for t in THREADS]
+               + [(a, s, t) for a in ACTS if a not in CORE_ACTS
+                  for s in (SHAPES[0], SHAPES[2], SHAPES[-1]) for t in (1, 3)])
+
+
+def corner_only(act, isa):
+    if act not in CORE_ACTS and isas() and isa != isas()[-1]:
+        pytest.skip("the dense epilogue of this activation runs under one ISA")
 
 
 def rand(rng, shape, dtype, scale=1.0):
@@ -59,11 +73,43 @@ def test_act_fwd_bwd(rng, dtype, shape, act, n_threads):
     assert_close(y, ref.act_fwd(x, act), dtype)
     dy = rand(rng, shape, dtype)
     dx = nan(shape, dtype)
-    ck.act_bwd(y, dy, dx, ref.ACTIVATIONS[act], n_threads)
-    assert_close(dx, ref.act_bwd(y, dy, act), dtype, k=shape[1] if act == "softmax" else 1)
+    ck.act_bwd(y, dy, dx, ref.ACTIVATIONS[act], n_threads, x)
+    expect = ref.act_bwd(y, dy, act, x=x)
+    assert_close(dx, expect, dtype, k=shape[1] if act == "softmax" else 1)
     with gradiente.threads(n_threads):
         assert_close(_ops.act_fwd(x, act), ref.act_fwd(x, act), dtype)
-        assert_close(_ops.act_bwd(y, dy, act), ref.act_bwd(y, dy, act), dtype, k=shape[1])
+        assert_close(_ops.act_bwd(y, dy, act, x=x), expect, dtype, k=shape[1])
+
+
+@pytest.mark.parametrize("act", ref.NEEDS_INPUT)
+def test_act_bwd_needs_input(rng, act):
+    x = rand(rng, (3, 4), np.float64)
+    y = ref.act_fwd(x, act)
+    assert ck.act_needs_input(ref.ACTIVATIONS[act])
+    with pytest.raises(ValueError, match="needs"):
+        ck.act_bwd(y, y, np.empty_like(y), ref.ACTIVATIONS[act], 1)
+    with pytest.raises(ValueError, match="needs"):
+        _ops.act_bwd(y, y, act)
+    with pytest.raises(ValueError, match="needs"):
+        _ops.dense_bwd(x, np.eye(4), y, y, act)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_act_special_values(dtype, act):
+    """Large, tiny, signed zero, inf and NaN inputs: the same as the reference."""
+    x = np.array([[-1e4, -100, -20, -3, -1e-30, -0.0, 0.0, 1e-30, 2.9999999, 3, 6, 20,
+                   100, 1e4, np.inf, -np.inf, np.nan]], dtype=dtype)
+    with np.errstate(all="ignore"):
+        expect = ref.act_fwd(x, act)
+        y = nan(x.shape, dtype)
+        ck.act_fwd(x, y, ref.ACTIVATIONS[act], 1)
+        np.testing.assert_allclose(y, expect, rtol=1e-6 if dtype == np.float32 else 1e-14)
+        dy = np.ones_like(x)
+        dx = nan(x.shape, dtype)
+        ck.act_bwd(y, dy, dx, ref.ACTIVATIONS[act], 1, x)
+        np.testing.assert_allclose(dx, ref.act_bwd(y, dy, act, x=x),
+                                   rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
 @pytest.mark.parametrize("act", ACTS)
@@ -73,8 +119,9 @@ def test_act_in_place(rng, act):
     ck.act_fwd(x, x, ref.ACTIVATIONS[act], 2)
     assert_close(x, expect, np.float64)
     dy = rand(rng, x.shape, np.float64)
-    expect = ref.act_bwd(x, dy, act)
-    ck.act_bwd(x, dy, dy, ref.ACTIVATIONS[act], 2)
+    x0 = rand(rng, x.shape, np.float64)  # the input, for the activations that need it
+    expect = ref.act_bwd(x, dy, act, x=x0)
+    ck.act_bwd(x, dy, dy, ref.ACTIVATIONS[act], 2, x0)
     assert_close(dy, expect, np.float64)
 
 
@@ -92,15 +139,14 @@ def test_ops_act_nd_and_softmax(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mkn", SHAPES)
-@pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("act,mkn,n_threads", DENSE_CASES)
 def test_dense_fwd(isa, rng, dtype, mkn, act, n_threads):
+    corner_only(act, isa)
     check_dense_fwd(rng, dtype, mkn, act, n_threads)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("act", ["relu", "softmax"])
+@pytest.mark.parametrize("act", ["relu", "softmax", "gelu"])
 @pytest.mark.parametrize("n_threads", [1, 3])
 def test_dense_fwd_bwd_big(rng, dtype, act, n_threads):
     check_dense_fwd(rng, dtype, BIG_SHAPE, act, n_threads)
@@ -114,44 +160,48 @@ def check_dense_fwd(rng, dtype, mkn, act, n_threads):
         y = nan((m, n), dtype)
         ck.dense_fwd(x, w, bias, y, ref.ACTIVATIONS[act], n_threads)
         assert_close(y, ref.dense_fwd(x, w, bias, act), dtype, k=k)
+        y, z = nan((m, n), dtype), nan((m, n), dtype)
+        ck.dense_fwd(x, w, bias, y, ref.ACTIVATIONS[act], n_threads, z)
+        ey, ez = ref.dense_fwd(x, w, bias, act, with_z=True)
+        assert_close(y, ey, dtype, k=k)
+        assert_close(z, ez, dtype, k=k)
     with gradiente.threads(n_threads):
         assert_close(_ops.dense_fwd(x, w, b, act), ref.dense_fwd(x, w, b, act), dtype, k=k)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("mkn", SHAPES)
-@pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("act,mkn,n_threads", DENSE_CASES)
 def test_dense_bwd(isa, rng, dtype, mkn, act, n_threads):
+    corner_only(act, isa)
     check_dense_bwd(rng, dtype, mkn, act, n_threads)
 
 
 def check_dense_bwd(rng, dtype, mkn, act, n_threads):
     m, k, n = mkn
-    x, w = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
-    y = ref.dense_fwd(x, w, rand(rng, n, dtype), act)
+    x, w = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype, 1 / np.sqrt(max(k, 1)))
+    y, z = ref.dense_fwd(x, w, rand(rng, n, dtype), act, with_z=True)
     dy = rand(rng, (m, n), dtype)
     kk = max(m, k, n, 1)
-    edx, edw, edb = ref.dense_bwd(x, w, y, dy, act)
+    edx, edw, edb = ref.dense_bwd(x, w, y, dy, act, z=z)
     dz = dy.copy()
     dx, dw, db = nan((m, k), dtype), nan((k, n), dtype), nan(n, dtype)
-    ck.dense_bwd(x, w, y, dz, dx, dw, db, ref.ACTIVATIONS[act], n_threads)
-    assert_close(dz, ref.act_bwd(y, dy, act), dtype, k=n)
+    ck.dense_bwd(x, w, y, dz, dx, dw, db, ref.ACTIVATIONS[act], n_threads, z)
+    assert_close(dz, ref.act_bwd(y, dy, act, x=z), dtype, k=n)
     assert_close(dx, edx, dtype, k=kk)
     assert_close(dw, edw, dtype, k=kk)
     assert_close(db, edb, dtype, k=kk)
     # first layer without bias: dx and db are not asked for
     dz = dy.copy()
     dw = nan((k, n), dtype)
-    ck.dense_bwd(x, w, y, dz, None, dw, None, ref.ACTIVATIONS[act], n_threads)
+    ck.dense_bwd(x, w, y, dz, None, dw, None, ref.ACTIVATIONS[act], n_threads, z)
     assert_close(dw, edw, dtype, k=kk)
     with gradiente.threads(n_threads):
         dy_before = dy.copy()
-        got = _ops.dense_bwd(x, w, y, dy, act)
+        got = _ops.dense_bwd(x, w, y, dy, act, z=z)
         np.testing.assert_array_equal(dy, dy_before)  # _ops never modifies its inputs
         for g, e in zip(got, (edx, edw, edb)):
             assert_close(g, e, dtype, k=kk)
-        got = _ops.dense_bwd(x, w, y, dy, act, need_dx=False, need_db=False)
+        got = _ops.dense_bwd(x, w, y, dy, act, need_dx=False, need_db=False, z=z)
         assert got[0] is None and got[2] is None
         assert_close(got[1], edw, dtype, k=kk)
 

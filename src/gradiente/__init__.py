@@ -22,6 +22,7 @@ from . import (  # noqa: F401,E402
     metrics,
     models,
     optimizers,
+    regularizers,
     saving,
     utils,
 )

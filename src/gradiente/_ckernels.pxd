@@ -1,5 +1,5 @@
 # The C kernels as Cython sees them: a mirror of csrc/include/gradiente/gd_kernels.h.
-from libc.stdint cimport int64_t, int32_t
+from libc.stdint cimport int64_t, int32_t, uint64_t
 
 cdef extern from "gradiente/gd_kernels.h" nogil:
     int GD_OK
@@ -31,20 +31,21 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
 
     void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads)
     void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads)
-    void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
-                        float *dx, int n_threads)
-    void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double *dy,
-                        double *dx, int n_threads)
+    int gd_act_needs_input(int act)
+    void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *x, const float *y,
+                        const float *dy, float *dx, int n_threads)
+    void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double *y,
+                        const double *dy, double *dx, int n_threads)
     int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                         const float *b, int act, float *y, int n_threads)
+                         const float *b, int act, float *y, float *z, int n_threads)
     int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                         const double *b, int act, double *y, int n_threads)
+                         const double *b, int act, double *y, double *z, int n_threads)
     int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                         const float *y, float *dy, int act, float *dx, float *dw, float *db,
-                         int n_threads)
+                         const float *y, const float *z, float *dy, int act, float *dx,
+                         float *dw, float *db, int n_threads)
     int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                         const double *y, double *dy, int act, double *dx, double *dw,
-                         double *db, int n_threads)
+                         const double *y, const double *z, double *dy, int act, double *dx,
+                         double *dw, double *db, int n_threads)
     void gd_softmax_xent_f32(int64_t m, int64_t n, const float *z, const int32_t *labels,
                              const float *targets, const float *sample_weight, int from_logits,
                              float grad_scale, float *dz, float *row_loss, int32_t *row_hit,
@@ -59,6 +60,23 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     void gd_loss_f64(int64_t m, int64_t n, int loss, const double *p, const double *t,
                      const double *sample_weight, double grad_scale, double *dp,
                      double *row_loss, int n_threads)
+
+    uint64_t gd_dropout_key(uint64_t seed, int64_t step, int64_t layer)
+    void gd_dropout_fwd_f32(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                            int share_cols, const float *x, float *y, float *mask,
+                            int n_threads)
+    void gd_dropout_fwd_f64(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                            int share_cols, const double *x, double *y, double *mask,
+                            int n_threads)
+    void gd_dropout_bwd_f32(int64_t m, int64_t n, double rate, const float *mask,
+                            const float *dy, float *dx, int n_threads)
+    void gd_dropout_bwd_f64(int64_t m, int64_t n, double rate, const double *mask,
+                            const double *dy, double *dx, int n_threads)
+    int64_t gd_l1l2_blocks(int64_t n)
+    double gd_l1l2_penalty_f32(int64_t n, const float *w, double l1, double l2, float *g,
+                               double *partials, int n_threads)
+    double gd_l1l2_penalty_f64(int64_t n, const double *w, double l1, double l2, double *g,
+                               double *partials, int n_threads)
 
     void gd_sgd_step_f32(int64_t n, float *w, const float *g, float *v, float lr,
                          float momentum, int nesterov, int n_threads)
@@ -116,6 +134,14 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         int64_t n_out
         int64_t w_off
         int64_t b_off
+        double rate
+        uint64_t seed
+        int32_t share_rows
+        int32_t share_cols
+        double kernel_l1
+        double kernel_l2
+        double bias_l1
+        double bias_l2
 
     ctypedef struct gd_engine_t:
         int32_t n_layers

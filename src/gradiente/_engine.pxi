@@ -6,7 +6,10 @@ import numpy as _np
 
 # gd_layer_t, field for field (native byte order, C alignment).
 _LAYER_DTYPE = _np.dtype([("kind", "=i4"), ("act", "=i4"), ("n_in", "=i8"), ("n_out", "=i8"),
-                          ("w_off", "=i8"), ("b_off", "=i8")], align=True)
+                          ("w_off", "=i8"), ("b_off", "=i8"), ("rate", "=f8"),
+                          ("seed", "=u8"), ("share_rows", "=i4"), ("share_cols", "=i4"),
+                          ("kernel_l1", "=f8"), ("kernel_l2", "=f8"), ("bias_l1", "=f8"),
+                          ("bias_l2", "=f8")], align=True)
 assert _LAYER_DTYPE.itemsize == sizeof(gd_layer_t)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from . import _config, _ops, _reference
 
 #: layer kinds a plan knows
-KINDS = ("dense", "act")
+KINDS = ("dense", "act", "dropout")
 #: loss kinds: targets are int labels for 'sparse_cce', 2-D arrays otherwise
 LOSS_KINDS = ("sparse_cce", "cce", "bce", "mse", "mae")
 #: metric kinds
@@ -39,11 +39,18 @@ METRIC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_a
 class LayerRecord:
     """One layer of the plan.
 
-    kind: 'dense' (y = act(x·W + b)) or 'act' (y = act(x));
+    kind: 'dense' (y = act(x·W + b)), 'act' (y = act(x)) or 'dropout' (training
+    only: y = mask ? x / (1 - rate) : 0, the mask of step t drawn by
+    ``_reference.dropout_mask`` with key ``dropout_key(seed, t, index in the plan)``,
+    t = plan.iterations before the step);
     n_in, n_out: feature sizes; activation: a key of ``_reference.ACTIVATIONS``;
     w_offset: start of W (row-major [n_in, n_out]) in params/grads, -1 for 'act';
     b_offset: start of b ([n_out]), -1 when there is none;
-    trainable: False freezes W and b (the optimizer leaves them unchanged).
+    trainable: False freezes W and b (the optimizer leaves them unchanged);
+    rate, seed, share_rows, share_cols: dropout's (noise_shape (1, n): share_rows;
+    (m, 1): share_cols);
+    kernel_l1, kernel_l2, bias_l1, bias_l2: dense: L1L2 penalties on W and b, added
+    to each batch's loss (and their gradients to W's and b's).
     """
 
     kind: str
@@ -53,6 +60,20 @@ class LayerRecord:
     w_offset: int = -1
     b_offset: int = -1
     trainable: bool = True
+    rate: float = 0.0
+    seed: int = 0
+    share_rows: bool = False
+    share_cols: bool = False
+    kernel_l1: float = 0.0
+    kernel_l2: float = 0.0
+    bias_l1: float = 0.0
+    bias_l2: float = 0.0
+
+    @property
+    def regularized(self):
+        return self.kind == "dense" and any(
+            (self.kernel_l1, self.kernel_l2, self.b_offset >= 0 and self.bias_l1,
+             self.b_offset >= 0 and self.bias_l2))
 
 
 @dataclass
@@ -265,12 +286,15 @@ class NumpyEngine:
         return ws
 
     # ---- one batch
-    def _forward(self, xb, for_loss):
+    def _forward(self, xb, for_loss, training=False):
         """Outputs of every record (acts[0] = input); with a fused loss the last
-        softmax is skipped when for_loss."""
+        softmax is skipped when for_loss. A dense record whose activation needs its
+        input keeps Z = X·W + b in ``self._z[i]`` for the backward pass."""
         plan = self.plan
         skip_last_softmax = for_loss and plan.loss.fused and not plan.loss.from_logits
         acts = [xb]
+        self._z = {}
+        self._masks = {}
         last = len(plan.layers) - 1
         for i, r in enumerate(plan.layers):
             act = r.activation
@@ -280,8 +304,22 @@ class NumpyEngine:
                     continue
                 act = "linear"
             a = acts[-1]
+            if r.kind == "dropout":
+                if training and r.rate > 0:
+                    key = _ops.dropout_key(r.seed, int(plan.iterations[0]), i)
+                    y, self._masks[i] = _ops.dropout_fwd(a, r.rate, key, r.share_rows,
+                                                         r.share_cols)
+                else:
+                    y = a
+                acts.append(y)
+                continue
             if r.kind == "dense":
-                y = _ops.dense_fwd(a, self._w(plan.params, r), self._b(plan.params, r), act)
+                if act in _reference.NEEDS_INPUT:
+                    y, self._z[i] = _ops.dense_fwd(a, self._w(plan.params, r),
+                                                   self._b(plan.params, r), act, with_z=True)
+                else:
+                    y = _ops.dense_fwd(a, self._w(plan.params, r), self._b(plan.params, r),
+                                       act)
             else:
                 y = _ops.act_fwd(a, act)
             acts.append(y)
@@ -367,18 +405,45 @@ class NumpyEngine:
                 if r.kind == "act":
                     continue
                 act = "linear"
-            if r.kind == "dense":
+            if r.kind == "dropout":
+                if r.rate > 0 and i > 0:
+                    dy = _ops.dropout_bwd(self._masks[i], dy, r.rate)
+                elif i == 0:
+                    dy = None
+            elif r.kind == "dense":
                 need_dx = i > 0
                 dx, dw, db = _ops.dense_bwd(acts[i], self._w(plan.params, r), acts[i + 1], dy,
-                                            act, need_dx=need_dx, need_db=r.b_offset >= 0)
+                                            act, need_dx=need_dx, need_db=r.b_offset >= 0,
+                                            z=self._z.get(i))
                 self._w(plan.grads, r)[...] = dw
                 if r.b_offset >= 0:
                     self._b(plan.grads, r)[...] = db
                 dy = dx
             elif i > 0:
-                dy = _ops.act_bwd(acts[i + 1], dy, act)
+                dy = _ops.act_bwd(acts[i + 1], dy, act, x=acts[i])
             if dy is None:
                 break
+
+    def _penalty(self, with_grad):
+        """The L1/L2 penalty of every regularized weight array, in layer order (W, then
+        b); with_grad adds its gradient to plan.grads."""
+        plan = self.plan
+        total = 0.0
+        for r in plan.layers:
+            if not r.regularized:
+                continue
+            parts = [(self._w, r.kernel_l1, r.kernel_l2)]
+            if r.b_offset >= 0:
+                parts.append((self._b, r.bias_l1, r.bias_l2))
+            for view, l1, l2 in parts:
+                if not (l1 or l2):
+                    continue
+                g = view(plan.grads, r) if with_grad else None
+                pen, g_new = _ops.l1l2_penalty(view(plan.params, r), l1, l2, g)
+                if with_grad:
+                    g[...] = g_new
+                total += pen
+        return total
 
     def _step(self, s):
         """One optimizer update: clipping, weight decay, then the optimizer (Keras 3's
@@ -476,11 +541,13 @@ class NumpyEngine:
             if lo >= hi:
                 break
             m = self._gather(ws, x, y, sample_weight, index[lo:hi])
-            acts = self._forward(ws.x[:m], for_loss=True)
+            acts = self._forward(ws.x[:m], for_loss=True, training=True)
             rows, dout, hits = self._loss(acts[-1], ws, m, weighted)
             self._backward(acts, dout)
+            penalty = self._penalty(with_grad=True)
             self._step(s)
             sums[0] += float(rows.sum(dtype=np.float64))
+            sums[0] += m * penalty
             self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums
@@ -501,6 +568,7 @@ class NumpyEngine:
             acts = self._forward(ws.x[:m], for_loss=True)
             rows, _, hits = self._loss(acts[-1], ws, m, weighted)
             sums[0] += float(rows.sum(dtype=np.float64))
+            sums[0] += m * self._penalty(with_grad=False)
             self._metrics(acts, ws, m, hits, sums, weighted)
             sums[-1] += m
         return sums

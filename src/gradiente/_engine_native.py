@@ -28,7 +28,7 @@ _LOSS_IDS = {"cce": _reference.LOSSES["cce"], "sparse_cce": _reference.LOSSES["c
 _ACC_KINDS = ("sparse_categorical_accuracy", "categorical_accuracy")
 _SPARSE_TO_DENSE = {"sparse_categorical_accuracy": "categorical_accuracy",
                     "sparse_top_k_categorical_accuracy": "top_k_categorical_accuracy"}
-_OP_IDS = {"dense": 0, "act": 1}
+_OP_IDS = {"dense": 0, "act": 1, "dropout": 2}
 _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax": 5,
             "adadelta": 6}
 #: rows per engine call in predict and evaluate (lets threads adapt, Ctrl-C land)
@@ -106,7 +106,10 @@ class NativeEngine:
         records = []
         for r in plan.layers:
             records.append((_OP_IDS[r.kind], _reference.ACTIVATIONS[r.activation], r.n_in,
-                            r.n_out, r.w_offset, r.b_offset))
+                            r.n_out, r.w_offset, r.b_offset, float(r.rate),
+                            int(r.seed) & (2**64 - 1), int(r.share_rows), int(r.share_cols),
+                            float(r.kernel_l1), float(r.kernel_l2), float(r.bias_l1),
+                            float(r.bias_l2)))
         opt = plan.optimizer
         slots = self._slot_list(plan)
         self._core = _ckernels.EngineCore(

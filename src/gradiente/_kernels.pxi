@@ -15,56 +15,81 @@ def act_fwd(const floating[:, ::1] x, floating[:, ::1] y, int act, int n_threads
             gd_act_fwd_f64(m, n, act, &x[0, 0], &y[0, 0], n_threads)
 
 
+def act_needs_input(int act):
+    """Whether act's derivative needs the activation's input (gelu, silu)."""
+    return bool(gd_act_needs_input(act))
+
+
+def _need_input(int act, arr, str name):
+    if arr is None and gd_act_needs_input(act):
+        raise ValueError(f"activation id {act} needs {name}= (its input) for its derivative")
+
+
 def act_bwd(const floating[:, ::1] y, const floating[:, ::1] dy, floating[:, ::1] dx,
-            int act, int n_threads):
-    """dx = dy ⊙ act'(y), from the activation's output; dx may be dy."""
+            int act, int n_threads, const floating[:, ::1] x=None):
+    """dx = dy ⊙ act'(x), from the activation's output y and, for the activations
+    that need it, its input x; dx may be dy."""
     cdef int64_t m = y.shape[0], n = y.shape[1]
+    cdef const floating *xp = NULL
+    _need_input(act, x, "x")
     if m == 0 or n == 0:
         return
+    if x is not None:
+        xp = &x[0, 0]
     with nogil:
         if floating is float:
-            gd_act_bwd_f32(m, n, act, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+            gd_act_bwd_f32(m, n, act, xp, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
         else:
-            gd_act_bwd_f64(m, n, act, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+            gd_act_bwd_f64(m, n, act, xp, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
 
 
 def dense_fwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
-              floating[:, ::1] y, int act, int n_threads):
-    """y = act(x · w + b); b may be None."""
+              floating[:, ::1] y, int act, int n_threads, floating[:, ::1] z=None):
+    """y = act(x · w + b); b may be None; z (or None) receives x · w + b."""
     cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
     cdef const floating *xp = &x[0, 0] if m * k > 0 else NULL
     cdef const floating *wp = &w[0, 0] if k * n > 0 else NULL
     cdef const floating *bp = &b[0] if b is not None and n > 0 else NULL
+    cdef floating *zp = NULL
     cdef int status = GD_OK
     if m == 0 or n == 0:
         return
+    if z is not None:
+        zp = &z[0, 0]
     with nogil:
         if floating is float:
-            status = gd_dense_fwd_f32(m, k, n, xp, wp, bp, act, &y[0, 0], n_threads)
+            status = gd_dense_fwd_f32(m, k, n, xp, wp, bp, act, &y[0, 0], zp, n_threads)
         else:
-            status = gd_dense_fwd_f64(m, k, n, xp, wp, bp, act, &y[0, 0], n_threads)
+            status = gd_dense_fwd_f64(m, k, n, xp, wp, bp, act, &y[0, 0], zp, n_threads)
     _check(status)
 
 
 def dense_bwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating[:, ::1] y,
               floating[:, ::1] dy, floating[:, ::1] dx, floating[:, ::1] dw,
-              floating[::1] db, int act, int n_threads):
-    """dZ = dy ⊙ act'(y) written over dy; dx = dZ · wᵀ (dx may be None);
-    dw = xᵀ · dZ; db = column sums of dZ (db may be None)."""
+              floating[::1] db, int act, int n_threads, const floating[:, ::1] z=None):
+    """dZ = dy ⊙ act'(z) (from y, and z for the activations that need it) written
+    over dy; dx = dZ · wᵀ (dx may be None); dw = xᵀ · dZ; db = column sums of dZ (db
+    may be None)."""
     cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
     cdef const floating *xp = &x[0, 0] if m * k > 0 else NULL
     cdef const floating *wp = &w[0, 0] if k * n > 0 else NULL
     cdef const floating *yp = &y[0, 0] if m * n > 0 else NULL
+    cdef const floating *zp = NULL
     cdef floating *dyp = &dy[0, 0] if m * n > 0 else NULL
     cdef floating *dxp = &dx[0, 0] if dx is not None and m * k > 0 else NULL
     cdef floating *dwp = &dw[0, 0] if k * n > 0 else NULL
     cdef floating *dbp = &db[0] if db is not None and n > 0 else NULL
     cdef int status = GD_OK
+    _need_input(act, z, "z")
+    if z is not None and m * n > 0:
+        zp = &z[0, 0]
     with nogil:
         if floating is float:
-            status = gd_dense_bwd_f32(m, k, n, xp, wp, yp, dyp, act, dxp, dwp, dbp, n_threads)
+            status = gd_dense_bwd_f32(m, k, n, xp, wp, yp, zp, dyp, act, dxp, dwp, dbp,
+                                      n_threads)
         else:
-            status = gd_dense_bwd_f64(m, k, n, xp, wp, yp, dyp, act, dxp, dwp, dbp, n_threads)
+            status = gd_dense_bwd_f64(m, k, n, xp, wp, yp, zp, dyp, act, dxp, dwp, dbp,
+                                      n_threads)
     _check(status)
 
 
@@ -111,6 +136,55 @@ def loss(const floating[:, ::1] p, const floating[:, ::1] t, const floating[::1]
                         n_threads)
         else:
             gd_loss_f64(m, n, loss_id, pp, tp, swp, grad_scale, dpp, &row_loss[0], n_threads)
+
+
+def dropout_key(uint64_t seed, int64_t step, int64_t layer):
+    """The key of a dropout mask (gd_dropout_key)."""
+    return gd_dropout_key(seed, step, layer)
+
+
+def dropout_fwd(const floating[:, ::1] x, floating[:, ::1] y, floating[:, ::1] mask,
+                double rate, uint64_t key, bint share_rows, bint share_cols, int n_threads):
+    """Inverted dropout: mask (0/1) and y = mask ? x / (1 - rate) : 0."""
+    cdef int64_t m = x.shape[0], n = x.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_dropout_fwd_f32(m, n, rate, key, share_rows, share_cols, &x[0, 0], &y[0, 0],
+                               &mask[0, 0], n_threads)
+        else:
+            gd_dropout_fwd_f64(m, n, rate, key, share_rows, share_cols, &x[0, 0], &y[0, 0],
+                               &mask[0, 0], n_threads)
+
+
+def dropout_bwd(const floating[:, ::1] mask, const floating[:, ::1] dy, floating[:, ::1] dx,
+                double rate, int n_threads):
+    """dx = mask ? dy / (1 - rate) : 0."""
+    cdef int64_t m = dy.shape[0], n = dy.shape[1]
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_dropout_bwd_f32(m, n, rate, &mask[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+        else:
+            gd_dropout_bwd_f64(m, n, rate, &mask[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
+
+
+def l1l2_penalty(const floating[::1] w, double l1, double l2, floating[::1] g, int n_threads):
+    """Returns l1·Σ|w| + l2·Σw²; g (or None) += l1·sign(w) + 2·l2·w."""
+    cdef int64_t n = w.shape[0]
+    cdef double out = 0
+    cdef double[::1] partials = _np.zeros(2 * max(gd_l1l2_blocks(n), 1), dtype=_np.float64)
+    cdef floating *gp = &g[0] if g is not None and n > 0 else NULL
+    if n == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            out = gd_l1l2_penalty_f32(n, &w[0], l1, l2, gp, &partials[0], n_threads)
+        else:
+            out = gd_l1l2_penalty_f64(n, &w[0], l1, l2, gp, &partials[0], n_threads)
+    return out
 
 
 def metric(const floating[:, ::1] p, const int32_t[::1] labels, const floating[:, ::1] t,

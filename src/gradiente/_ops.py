@@ -119,19 +119,27 @@ def act_fwd(x, activation):
     return y
 
 
-def act_bwd(y, dy, activation):
-    """dx = dy ⊙ act'(x) from the output y (see ``_reference.act_bwd``)."""
+def act_bwd(y, dy, activation, x=None):
+    """dx = dy ⊙ act'(x) from the output y, and the input x for the activations that
+    need it (see ``_reference.act_bwd``)."""
     if not _native() or np.ndim(y) == 0:
-        return _reference.act_bwd(y, dy, activation)
+        return _reference.act_bwd(y, dy, activation, x=x)
     act = _act_id(activation)
     dtype = _dtype(y, dy)
     y = _c(y, dtype)
     dy = _c(dy, dtype)
     if y.shape != dy.shape:
         raise _shape_error("act_bwd(dy=...)", y.shape, dy.shape)
+    if x is None and activation in _reference.NEEDS_INPUT:
+        raise ValueError(f"act_bwd for {activation!r} needs the activation's input x=.")
+    if x is not None:
+        x = _c(x, dtype)
+        if x.shape != y.shape:
+            raise _shape_error("act_bwd(x=...)", y.shape, x.shape)
     dx = np.empty_like(y)
     if y.size:
-        _ck().act_bwd(_rows(y), _rows(dy), _rows(dx), act, _threads())
+        _ck().act_bwd(_rows(y), _rows(dy), _rows(dx), act, _threads(),
+                      None if x is None else _rows(x))
     return dx
 
 
@@ -160,23 +168,27 @@ def _dense_args(x, w, b):
     return dtype, x, w, b
 
 
-def dense_fwd(x, w, b, activation="linear"):
-    """Y = act(X · W + b) (see ``_reference.dense_fwd``); X may have leading axes."""
+def dense_fwd(x, w, b, activation="linear", with_z=False):
+    """Y = act(X · W + b) (see ``_reference.dense_fwd``); X may have leading axes.
+    With ``with_z`` returns (Y, Z), Z = X · W + b."""
     if not _native():
-        return _reference.dense_fwd(x, w, b, activation)
+        return _reference.dense_fwd(x, w, b, activation, with_z=with_z)
     act = _act_id(activation)
     dtype, x, w, b = _dense_args(x, w, b)
     k, n = w.shape
     y = np.empty(x.shape[:-1] + (n,), dtype=dtype)
+    z = np.empty_like(y) if with_z else None
     if y.size:
-        _ck().dense_fwd(x.reshape(-1, k), w, b, y.reshape(-1, n), act, _threads())
-    return y
+        _ck().dense_fwd(x.reshape(-1, k), w, b, y.reshape(-1, n), act, _threads(),
+                        None if z is None else z.reshape(-1, n))
+    return (y, z) if with_z else y
 
 
-def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True):
-    """Backward of ``dense_fwd``: (dX, dW, db) (see ``_reference.dense_bwd``)."""
+def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True, z=None):
+    """Backward of ``dense_fwd``: (dX, dW, db) (see ``_reference.dense_bwd``); z, the
+    pre-activation X · W + b, is needed for the activations in NEEDS_INPUT."""
     if not _native():
-        return _reference.dense_bwd(x, w, y, dy, activation, need_dx, need_db)
+        return _reference.dense_bwd(x, w, y, dy, activation, need_dx, need_db, z=z)
     act = _act_id(activation)
     dtype, x, w, _ = _dense_args(x, w, None)
     k, n = w.shape
@@ -186,6 +198,12 @@ def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True):
         raise _shape_error("dense_bwd(y=...)", out_shape, y.shape)
     if np.shape(dy) != out_shape:
         raise _shape_error("dense_bwd(dy=...)", out_shape, np.shape(dy))
+    if z is None and activation in _reference.NEEDS_INPUT:
+        raise ValueError(f"dense_bwd with activation {activation!r} needs z= (X·W + b).")
+    if z is not None:
+        z = _c(z, dtype)
+        if z.shape != out_shape:
+            raise _shape_error("dense_bwd(z=...)", out_shape, z.shape)
     # the kernel writes dZ over dY: work on a copy unless dY is dZ already (linear)
     dz = np.array(dy, dtype=dtype, order="C", copy=act != 0 or None)
     dx = np.empty(x.shape, dtype=dtype) if need_dx else None
@@ -193,7 +211,8 @@ def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True):
     db = np.empty(n, dtype=dtype) if need_db else None
     x2 = x.reshape(-1, k)
     _ck().dense_bwd(x2, w, y.reshape(-1, n), dz.reshape(-1, n),
-                    None if dx is None else dx.reshape(-1, k), dw, db, act, _threads())
+                    None if dx is None else dx.reshape(-1, k), dw, db, act, _threads(),
+                    None if z is None else z.reshape(-1, n))
     return dx, dw, db
 
 
@@ -435,3 +454,52 @@ def clip_grads(g, segments, mode, clip):
     _ck().clip_grads(g_new, blocks, _reference.CLIP_MODES[mode], float(clip), scratch,
                      _threads())
     return g_new.reshape(np.shape(g))
+
+
+# ---------------------------------------------------------------- dropout, regularizers
+
+dropout_key = _reference.dropout_key
+
+
+def dropout_fwd(x, rate, key, share_rows=False, share_cols=False):
+    """Inverted dropout on x[m, n]: (y, mask) (see ``_reference.dropout_fwd``)."""
+    if not _native():
+        return _reference.dropout_fwd(x, rate, key, share_rows, share_cols)
+    dtype = _dtype(x)
+    x = _c(x, dtype)
+    if x.ndim != 2:
+        raise _shape_error("dropout_fwd(x=...)", "(m, n)", x.shape)
+    y = np.empty_like(x)
+    mask = np.empty_like(x)
+    _ck().dropout_fwd(x, y, mask, float(rate), int(key), bool(share_rows), bool(share_cols),
+                      _threads())
+    return y, mask
+
+
+def dropout_bwd(mask, dy, rate):
+    """dx = mask ? dy / (1 - rate) : 0 (see ``_reference.dropout_bwd``)."""
+    if not _native():
+        return _reference.dropout_bwd(mask, dy, rate)
+    dtype = _dtype(dy)
+    dy = _c(dy, dtype)
+    mask = _c(mask, dtype)
+    if mask.shape != dy.shape or dy.ndim != 2:
+        raise _shape_error("dropout_bwd(mask=...)", dy.shape, mask.shape)
+    dx = np.empty_like(dy)
+    _ck().dropout_bwd(mask, dy, dx, float(rate), _threads())
+    return dx
+
+
+def l1l2_penalty(w, l1, l2, g=None):
+    """(penalty, g + its gradient) of Keras's L1L2 on w (see ``_reference``)."""
+    if not _native():
+        return _reference.l1l2_penalty(w, l1, l2, g)
+    dtype = _dtype(w)
+    w = _c(w, dtype).reshape(-1)
+    g_new = None
+    if g is not None:
+        g_new = np.array(g, dtype=dtype, order="C", copy=True).reshape(-1)
+        if g_new.shape != w.shape:
+            raise _shape_error("l1l2_penalty(g=...)", w.shape, np.shape(g))
+    penalty = _ck().l1l2_penalty(w, float(l1), float(l2), g_new, _threads())
+    return penalty, (None if g is None else g_new.reshape(np.shape(g)))

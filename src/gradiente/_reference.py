@@ -5,13 +5,26 @@ Tests compare the two; the ``numpy`` backend runs the whole library on these.
 Functions return new arrays (the C kernels write into buffers passed in); shapes use
 the GEMM names ``m`` (rows, the batch), ``k`` (inputs) and ``n`` (outputs).
 """
+import math
+
 import numpy as np
 
 #: Keras's probability clip for cross-entropy on probabilities (``backend.epsilon()``).
 EPSILON = 1e-7
 
-#: Activation ids shared with the C kernels (``gd_act_t``).
-ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}
+#: Activation ids shared with the C kernels (``gd_act_t``); "swish" is "silu".
+ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4,
+               "leaky_relu": 5, "elu": 6, "selu": 7, "gelu": 8, "softplus": 9,
+               "softsign": 10, "silu": 11, "swish": 11, "hard_sigmoid": 12, "relu6": 13,
+               "exponential": 14}
+
+#: Activations whose derivative needs the input x (the dense layer's Z), not only y.
+NEEDS_INPUT = ("gelu", "silu", "swish")
+
+#: Keras 3 defaults: leaky_relu's negative_slope; SELU's alpha and scale.
+LEAKY_SLOPE = 0.2
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 #: Loss ids shared with the C kernels (``gd_loss_t``).
 LOSSES = {"mse": 0, "mae": 1, "bce": 2, "bce_logits": 3, "cce": 4}
@@ -36,54 +49,129 @@ def _softmax_rows(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _erfc(x):
+    """Elementwise erfc (NumPy has none): math.erfc in float64, cast back to x's dtype."""
+    flat = np.asarray(x, dtype=np.float64).reshape(-1)
+    out = np.fromiter((math.erfc(v) for v in flat), dtype=np.float64, count=flat.size)
+    return out.reshape(np.shape(x)).astype(x.dtype)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
 def act_fwd(x, activation):
-    """y = act(x); softmax is taken over each row (last axis)."""
+    """y = act(x); softmax is taken over each row (last axis).
+
+    leaky_relu: x > 0 ? x : 0.2x; elu: x > 0 ? x : exp(x) - 1; selu: λ·elu_α(x);
+    gelu: x·Φ(x) = x·erfc(-x/√2)/2; softplus: max(x, 0) + log1p(exp(-|x|));
+    softsign: x/(1 + |x|); silu (swish): x·sigmoid(x); hard_sigmoid: relu6(x + 3)/6;
+    relu6: min(max(x, 0), 6); exponential: exp(x).
+    """
+    dt = x.dtype
     if activation == "linear":
         return x.copy()
     if activation == "relu":
-        return np.maximum(x, 0).astype(x.dtype)
+        return np.maximum(x, 0).astype(dt)
     if activation == "sigmoid":
-        return (1 / (1 + np.exp(-x))).astype(x.dtype)
+        return _sigmoid(x).astype(dt)
     if activation == "tanh":
         return np.tanh(x)
     if activation == "softmax":
         return _softmax_rows(x)
+    if activation == "leaky_relu":
+        return np.where(x > 0, x, dt.type(LEAKY_SLOPE) * x).astype(dt)
+    if activation == "elu":
+        return np.where(x > 0, x, np.expm1(x)).astype(dt)
+    if activation == "selu":
+        alpha, scale = dt.type(SELU_ALPHA), dt.type(SELU_SCALE)
+        return (scale * np.where(x > 0, x, alpha * np.expm1(x))).astype(dt)
+    if activation == "gelu":
+        return (dt.type(0.5) * x * _erfc(-x * dt.type(math.sqrt(0.5)))).astype(dt)
+    if activation == "softplus":
+        return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(dt)
+    if activation == "softsign":
+        return (x / (1 + np.abs(x))).astype(dt)
+    if activation in ("silu", "swish"):
+        return (x / (1 + np.exp(-x))).astype(dt)
+    if activation == "hard_sigmoid":
+        return (np.minimum(np.maximum(x + 3, 0), 6) / 6).astype(dt)
+    if activation == "relu6":
+        return np.minimum(np.maximum(x, 0), 6).astype(dt)
+    if activation == "exponential":
+        return np.exp(x)
     raise ValueError(f"unknown activation {activation!r}")
 
 
-def act_bwd(y, dy, activation):
-    """dx = dy ⊙ act'(x), written with the activation's output y.
+def act_bwd(y, dy, activation, x=None):
+    """dx = dy ⊙ act'(x), written with the activation's output y (and its input x for
+    gelu and silu, the activations in NEEDS_INPUT).
 
-    relu: y > 0; sigmoid: y(1 - y); tanh: 1 - y²; softmax: y ⊙ (dy - Σ dy·y) per row.
+    relu: y > 0; sigmoid: y(1 - y); tanh: 1 - y²; softmax: y ⊙ (dy - Σ dy·y) per row;
+    leaky_relu: y > 0 ? 1 : 0.2; elu: y > 0 ? 1 : y + 1; selu: y > 0 ? λ : y + λα;
+    softplus: 1 - exp(-y); softsign: (1 - |y|)²; hard_sigmoid: 0 < y < 1 ? 1/6 : 0;
+    relu6: 0 < y < 6; exponential: y; gelu: Φ(x) + x·φ(x);
+    silu: s(1 + x(1 - s)) with s = sigmoid(x).
     """
+    dt = dy.dtype
+    if activation in NEEDS_INPUT and x is None:
+        raise ValueError(f"act_bwd for {activation!r} needs the activation's input x=")
     if activation == "linear":
         return dy.copy()
     if activation == "relu":
-        return np.where(y > 0, dy, 0).astype(dy.dtype)
+        return np.where(y > 0, dy, 0).astype(dt)
     if activation == "sigmoid":
         return dy * y * (1 - y)
     if activation == "tanh":
         return dy * (1 - y * y)
     if activation == "softmax":
         return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    if activation == "leaky_relu":
+        return np.where(y > 0, dy, dt.type(LEAKY_SLOPE) * dy).astype(dt)
+    if activation == "elu":
+        return np.where(y > 0, dy, dy * (y + 1)).astype(dt)
+    if activation == "selu":
+        scale, sa = dt.type(SELU_SCALE), dt.type(SELU_SCALE) * dt.type(SELU_ALPHA)
+        return np.where(y > 0, dy * scale, dy * (y + sa)).astype(dt)
+    if activation == "gelu":
+        cdf = dt.type(0.5) * _erfc(-x * dt.type(math.sqrt(0.5)))
+        pdf = dt.type(1 / math.sqrt(2 * math.pi)) * np.exp(dt.type(-0.5) * x * x)
+        return (dy * (cdf + x * pdf)).astype(dt)
+    if activation == "softplus":
+        return (dy * -np.expm1(-y)).astype(dt)
+    if activation == "softsign":
+        t = 1 - np.abs(y)
+        return (dy * t * t).astype(dt)
+    if activation in ("silu", "swish"):
+        s = _sigmoid(x)
+        return (dy * (s * (1 + x * (1 - s)))).astype(dt)
+    if activation == "hard_sigmoid":
+        return np.where((y > 0) & (y < 1), dy / 6, 0).astype(dt)
+    if activation == "relu6":
+        return np.where((y > 0) & (y < 6), dy, 0).astype(dt)
+    if activation == "exponential":
+        return dy * y
     raise ValueError(f"unknown activation {activation!r}")
 
 
-def dense_fwd(x, w, b, activation="linear"):
-    """Y = act(X · W + b).  X[m, k], W[k, n], b[n] or None -> Y[m, n]."""
+def dense_fwd(x, w, b, activation="linear", with_z=False):
+    """Y = act(Z), Z = X · W + b.  X[m, k], W[k, n], b[n] or None -> Y[m, n]
+    (or (Y, Z) when ``with_z``)."""
     z = x @ w
     if b is not None:
         z = z + b
-    return act_fwd(z, activation)
+    y = act_fwd(z, activation)
+    return (y, z) if with_z else y
 
 
-def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True):
+def dense_bwd(x, w, y, dy, activation="linear", need_dx=True, need_db=True, z=None):
     """Backward of ``dense_fwd``: returns (dX, dW, db).
 
-    dZ = dY ⊙ act'(Y); dX = dZ · Wᵀ; dW = Xᵀ · dZ; db = Σ_rows dZ.
+    dZ = dY ⊙ act'(Z) (from Y, and Z for the activations in NEEDS_INPUT);
+    dX = dZ · Wᵀ; dW = Xᵀ · dZ; db = Σ_rows dZ.
     dX is None when ``need_dx`` is false, db None when ``need_db`` is false.
     """
-    dz = act_bwd(y, dy, activation)
+    dz = act_bwd(y, dy, activation, x=z)
     dx = dz @ w.T if need_dx else None
     dw = x.T @ dz
     db = dz.sum(axis=0) if need_db else None
@@ -372,3 +460,77 @@ def metric(p, kind, labels=None, t=None, k=5):
     if kind == "mae":
         return np.abs(p - t).mean(axis=1).astype(p.dtype)
     raise ValueError(f"unknown metric {kind!r}")
+
+
+# ---------------------------------------------------------------- dropout
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(z):
+    """SplitMix64's output function on Python ints (mod 2⁶⁴)."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _mix64_array(z):
+    """SplitMix64's output function, elementwise on uint64 arrays (wrapping)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_key(seed, step, layer):
+    """The key of one dropout layer's mask at one step: mix(mix(mix(seed) ^ step) ^ layer)."""
+    return _mix64(_mix64(_mix64(int(seed) & _MASK64) ^ (int(step) & _MASK64))
+                  ^ (int(layer) & _MASK64))
+
+
+def dropout_mask(m, n, rate, key, share_rows=False, share_cols=False):
+    """keep[m, n] (bool): u = (mix(key + idx) >> 11)·2⁻⁵³ >= rate, with
+    idx = (share_rows ? 0 : i)·(share_cols ? 1 : n) + (share_cols ? 0 : j)."""
+    rows = np.zeros((m, 1), np.uint64) if share_rows else \
+        np.arange(m, dtype=np.uint64)[:, None] * np.uint64(1 if share_cols else n)
+    cols = np.zeros((1, n), np.uint64) if share_cols else np.arange(n, dtype=np.uint64)[None]
+    idx = rows + cols
+    bits = _mix64_array(idx + np.uint64(key)) >> np.uint64(11)
+    u = bits.astype(np.float64) * 2.0 ** -53
+    return u >= rate
+
+
+def dropout_fwd(x, rate, key, share_rows=False, share_cols=False):
+    """Inverted dropout: returns (y, mask); mask = dropout_mask (as x's dtype, 0/1),
+    y = mask ? x / (1 - rate) : 0 (1 - rate rounded to x's dtype)."""
+    m, n = x.shape
+    keep = dropout_mask(m, n, rate, key, share_rows, share_cols)
+    keep_prob = x.dtype.type(1.0 - rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(keep, x / keep_prob, 0).astype(x.dtype)
+    return y, keep.astype(x.dtype)
+
+
+def dropout_bwd(mask, dy, rate):
+    """dx = mask ? dy / (1 - rate) : 0."""
+    keep_prob = dy.dtype.type(1.0 - rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mask != 0, dy / keep_prob, 0).astype(dy.dtype)
+
+
+# ---------------------------------------------------------------- regularizers
+
+
+def l1l2_penalty(w, l1, l2, g=None):
+    """Keras's L1L2 on one weight array: returns (penalty, g').
+
+    penalty = l1·Σ|w| + l2·Σw² (summed in float64); g' = g + (l1·sign(w) + 2·l2·w) in
+    w's dtype (None when g is None).
+    """
+    w64 = np.asarray(w, dtype=np.float64).reshape(-1)
+    penalty = l1 * float(np.abs(w64).sum()) + l2 * float((w64 * w64).sum())
+    if g is None:
+        return penalty, None
+    dt = w.dtype.type
+    return penalty, (g + (dt(l1) * np.sign(w) + dt(2.0 * l2) * w)).astype(w.dtype)

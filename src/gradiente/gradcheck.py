@@ -250,8 +250,9 @@ def check_kernel(name, activation="relu", kind="mse", from_logits=True, sparse=T
         w = rng.standard_normal((k, n)) / np.sqrt(k)
         b = rng.standard_normal(n) * 0.1 if use_bias else None
         dy = rng.standard_normal((m, n))
-        y = _ops.dense_fwd(x, w, b, activation)
-        dx, dw, db = _ops.dense_bwd(x, w, y, dy, activation, need_dx=True, need_db=use_bias)
+        y, z = _ops.dense_fwd(x, w, b, activation, with_z=True)
+        dx, dw, db = _ops.dense_bwd(x, w, y, dy, activation, need_dx=True, need_db=use_bias,
+                                    z=z)
         params = [x, w] + ([b] if use_bias else [])
         grads = [dx, dw] + ([db] if use_bias else [])
 
@@ -264,7 +265,7 @@ def check_kernel(name, activation="relu", kind="mse", from_logits=True, sparse=T
     if name == "act_bwd":
         x = rng.standard_normal((m, n))
         dy = rng.standard_normal((m, n))
-        dx = _ops.act_bwd(_ops.act_fwd(x, activation), dy, activation)
+        dx = _ops.act_bwd(_ops.act_fwd(x, activation), dy, activation, x=x)
         return check_gradients(lambda ps: float((dy * _ops.act_fwd(ps[0], activation)).sum()),
                                x, dx, names=["x"], **options)
     if name == "softmax_xent":

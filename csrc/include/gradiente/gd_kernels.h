@@ -106,15 +106,32 @@ int gd_gemm_tn_f64(int64_t m, int64_t n, int64_t k, double alpha,
 /* gd_loss.c)                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Activation ids. Each derivative is computed from the activation's OUTPUT y
- * (relu: y > 0; sigmoid: y(1-y); tanh: 1-y²; softmax, row-wise: y ⊙ (g - Σ g·y)). */
+/* Activation ids: Keras 3's activations with their default arguments. Each
+ * derivative is computed from the activation's OUTPUT y (relu: y > 0; sigmoid:
+ * y(1-y); tanh: 1-y²; softmax, row-wise: y ⊙ (g - Σ g·y); ...), except those of
+ * GELU and SiLU, which need the INPUT x as well (gd_act_needs_input). */
 typedef enum {
     GD_ACT_LINEAR = 0,
     GD_ACT_RELU = 1,
     GD_ACT_SIGMOID = 2,
     GD_ACT_TANH = 3,
-    GD_ACT_SOFTMAX = 4
+    GD_ACT_SOFTMAX = 4,
+    GD_ACT_LEAKY_RELU = 5,   /* x > 0 ? x : 0.2·x (Keras's negative_slope=0.2)      */
+    GD_ACT_ELU = 6,          /* x > 0 ? x : exp(x) - 1 (alpha = 1)                  */
+    GD_ACT_SELU = 7,         /* λ·(x > 0 ? x : α(exp(x) - 1)), α ≈ 1.6733, λ ≈ 1.0507 */
+    GD_ACT_GELU = 8,         /* x·Φ(x) = x·erfc(-x/√2)/2 (exact, approximate=False) */
+    GD_ACT_SOFTPLUS = 9,     /* log(1 + exp(x))                                     */
+    GD_ACT_SOFTSIGN = 10,    /* x / (1 + |x|)                                       */
+    GD_ACT_SILU = 11,        /* x·sigmoid(x) (Keras's silu, alias swish)            */
+    GD_ACT_HARD_SIGMOID = 12,/* relu6(x + 3) / 6                                    */
+    GD_ACT_RELU6 = 13,       /* min(max(x, 0), 6)                                   */
+    GD_ACT_EXPONENTIAL = 14  /* exp(x)                                              */
 } gd_act_t;
+
+/* gd_act_needs_input: 1 when act's derivative needs the activation's input x (GELU,
+ * SiLU): gd_act_bwd then needs x, and gd_dense_bwd needs Z = X·W + b, which
+ * gd_dense_fwd writes when given a z buffer. 0 otherwise. */
+int gd_act_needs_input(int act);
 
 /* gd_act_fwd_<dtype>: apply an activation.
  *   math     : y = act(x) (softmax: over each row of n)
@@ -126,37 +143,42 @@ typedef enum {
 void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads);
 void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads);
 
-/* gd_act_bwd_<dtype>: gradient through an activation, from its output.
- *   math     : dx = dy ⊙ act'(y)   (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
- *   shapes   : y[m,n] dy[m,n] -> dx[m,n]
+/* gd_act_bwd_<dtype>: gradient through an activation, from its output (and input).
+ *   math     : dx = dy ⊙ act'(x), written with y = act(x)
+ *              (softmax: dx = y ⊙ (dy - rowsum(dy ⊙ y)))
+ *   shapes   : x[m,n] y[m,n] dy[m,n] -> dx[m,n]; x may be NULL unless
+ *              gd_act_needs_input(act)
  *   aliasing : dx may equal dy (in place), no other overlap
  *   threads  : as gd_act_fwd
  */
-void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *y, const float *dy,
-                    float *dx, int n_threads);
-void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *y, const double *dy,
-                    double *dx, int n_threads);
+void gd_act_bwd_f32(int64_t m, int64_t n, int act, const float *x, const float *y,
+                    const float *dy, float *dx, int n_threads);
+void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double *y,
+                    const double *dy, double *dx, int n_threads);
 
 /* gd_dense_fwd_<dtype>: dense layer forward, bias and activation fused.
- *   math     : Y = act(X · W + b)
- *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n]
+ *   math     : Z = X · W + b ;  Y = act(Z)
+ *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n], Z[m,n] (z may be NULL;
+ *              gd_dense_bwd needs it when gd_act_needs_input(act))
  *   layout   : row-major, contiguous
- *   aliasing : Y overlaps no input
+ *   aliasing : Y and Z overlap no input and each other
  *   threads  : per block of rows (about 1 MiB of Y, at least 256 rows): the NN GEMM
- *              (its own split), then bias + activation over the block's rows while
- *              they are in cache (as gd_act_fwd; GD_DENSE_MIN_PAR_WORK)
+ *              (its own split, into Z when given, else Y), then bias + activation over
+ *              the block's rows while they are in cache (as gd_act_fwd;
+ *              GD_DENSE_MIN_PAR_WORK)
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                     const float *b, int act, float *y, int n_threads);
+                     const float *b, int act, float *y, float *z, int n_threads);
 int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                     const double *b, int act, double *y, int n_threads);
+                     const double *b, int act, double *y, double *z, int n_threads);
 
 /* gd_dense_bwd_<dtype>: dense layer backward, one batch.
- *   math     : dZ = dY ⊙ act'(Y) (written over dY) ; dX = dZ · Wᵀ ; dW = Xᵀ · dZ ;
- *              db = column sums of dZ
- *   shapes   : X[m,k] W[k,n] Y[m,n] dY[m,n] -> dX[m,k] dW[k,n] db[n]
- *              (dX may be NULL: first layer; db may be NULL: no bias)
+ *   math     : dZ = dY ⊙ act'(Z) (from Y, and Z; written over dY) ; dX = dZ · Wᵀ ;
+ *              dW = Xᵀ · dZ ; db = column sums of dZ
+ *   shapes   : X[m,k] W[k,n] Y[m,n] Z[m,n] dY[m,n] -> dX[m,k] dW[k,n] db[n]
+ *              (dX may be NULL: first layer; db may be NULL: no bias; Z may be NULL
+ *              unless gd_act_needs_input(act))
  *   aliasing : dY is read then overwritten with dZ (for GD_ACT_LINEAR it is left
  *              as it is); no output overlaps an input or another output
  *   threads  : dZ as gd_act_bwd; dX (NT) and dW (TN) split by the GEMM; db split by
@@ -165,11 +187,11 @@ int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                     const float *y, float *dy, int act, float *dx, float *dw, float *db,
-                     int n_threads);
+                     const float *y, const float *z, float *dy, int act, float *dx,
+                     float *dw, float *db, int n_threads);
 int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                     const double *y, double *dy, int act, double *dx, double *dw,
-                     double *db, int n_threads);
+                     const double *y, const double *z, double *dy, int act, double *dx,
+                     double *dw, double *db, int n_threads);
 
 /* gd_softmax_xent_<dtype>: fused row softmax + cross-entropy, loss and gradient.
  *   math     : p = softmax(z) per row (max-subtracted, log-sum-exp);
@@ -226,6 +248,57 @@ void gd_loss_f32(int64_t m, int64_t n, int loss, const float *p, const float *t,
 void gd_loss_f64(int64_t m, int64_t n, int loss, const double *p, const double *t,
                  const double *sample_weight, double grad_scale, double *dp,
                  double *row_loss, int n_threads);
+
+/* ------------------------------------------------------------------------ */
+/* Dropout and the L1/L2 weight penalty (gd_dropout.c)                        */
+/* ------------------------------------------------------------------------ */
+
+/* gd_dropout_key: the key of one dropout layer's mask at one training step.
+ *   math     : mix(mix(mix(seed) ^ step) ^ layer), mix = SplitMix64's output function
+ *              (z += 0x9E3779B97F4A7C15; z = (z ^ z>>30)·0xBF58476D1CE4E5B9;
+ *               z = (z ^ z>>27)·0x94D049BB133111EB; z ^ z>>31), all mod 2⁶⁴ */
+uint64_t gd_dropout_key(uint64_t seed, int64_t step, int64_t layer);
+
+/* gd_dropout_fwd_<dtype>: inverted dropout with a counter-based generator.
+ *   math     : idx = (share_rows ? 0 : i)·(share_cols ? 1 : n) + (share_cols ? 0 : j);
+ *              u = (mix(key + idx) >> 11)·2⁻⁵³ (uniform in [0, 1), exact in double);
+ *              keep = u >= rate; mask[i,j] = keep; y = keep ? x / (T)(1 - rate) : 0
+ *              (share_rows: one mask row for every row, Keras's noise_shape (1, n);
+ *              share_cols: one value per row, noise_shape (m, 1))
+ *   shapes   : x[m,n] -> y[m,n], mask[m,n] (0 or 1)
+ *   aliasing : y may equal x; mask overlaps nothing
+ *   threads  : rows split statically; every element is a function of its index only
+ */
+void gd_dropout_fwd_f32(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                        int share_cols, const float *x, float *y, float *mask, int n_threads);
+void gd_dropout_fwd_f64(int64_t m, int64_t n, double rate, uint64_t key, int share_rows,
+                        int share_cols, const double *x, double *y, double *mask,
+                        int n_threads);
+
+/* gd_dropout_bwd_<dtype>: dx = mask ? dy / (T)(1 - rate) : 0.
+ *   shapes   : mask[m,n] dy[m,n] -> dx[m,n];  aliasing: dx may equal dy
+ *   threads  : rows split statically
+ */
+void gd_dropout_bwd_f32(int64_t m, int64_t n, double rate, const float *mask, const float *dy,
+                        float *dx, int n_threads);
+void gd_dropout_bwd_f64(int64_t m, int64_t n, double rate, const double *mask,
+                        const double *dy, double *dx, int n_threads);
+
+/* gd_l1l2_blocks: the blocks gd_l1l2_penalty sums over (partials holds 2 per block). */
+int64_t gd_l1l2_blocks(int64_t n);
+
+/* gd_l1l2_penalty_<dtype>: Keras's L1L2 regularizer on one weight array.
+ *   math     : returns l1·Σ|wᵢ| + l2·Σwᵢ² (sums in double);
+ *              g (may be NULL) += (T)l1·sign(w) + (T)(2·l2)·w   (sign(0) = 0)
+ *   shapes   : w[n] g[n] partials[2·gd_l1l2_blocks(n)] (scratch, overwritten)
+ *   aliasing : none
+ *   threads  : blocks of elements split statically; each block's sums are one
+ *              thread's, added in block order: bitwise identical for any n_threads
+ */
+double gd_l1l2_penalty_f32(int64_t n, const float *w, double l1, double l2, float *g,
+                           double *partials, int n_threads);
+double gd_l1l2_penalty_f64(int64_t n, const double *w, double l1, double l2, double *g,
+                           double *partials, int n_threads);
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers over one flat buffer (gd_optim.c)                               */
@@ -400,15 +473,24 @@ void gd_metric_f64(int64_t m, int64_t n, int metric, int64_t k, const double *p,
 /* ------------------------------------------------------------------------ */
 
 /* One layer of a plan. */
-typedef enum { GD_OP_DENSE = 0, GD_OP_ACT = 1 } gd_op_t;
+typedef enum { GD_OP_DENSE = 0, GD_OP_ACT = 1, GD_OP_DROPOUT = 2 } gd_op_t;
 
 typedef struct {
     int32_t kind;    /* gd_op_t                                                   */
     int32_t act;     /* gd_act_t applied by the op                                */
     int64_t n_in;    /* input width                                               */
-    int64_t n_out;   /* output width (== n_in for GD_OP_ACT)                      */
+    int64_t n_out;   /* output width (== n_in for GD_OP_ACT and GD_OP_DROPOUT)    */
     int64_t w_off;   /* dense: offset of W[n_in, n_out] in params and grads       */
     int64_t b_off;   /* dense: offset of b[n_out], or -1 without bias             */
+    /* dropout: rate in [0, 1]; the mask of step t is keyed by
+     * gd_dropout_key(seed, t, layer index) (t = *iterations before the step);
+     * share_rows / share_cols as gd_dropout_fwd. Training only: identity in eval. */
+    double rate;
+    uint64_t seed;
+    int32_t share_rows, share_cols;
+    /* dense: Keras's L1L2 regularizers on W and b (0: none); the penalty enters the
+     * loss once per batch, its gradient the weights' gradients */
+    double kernel_l1, kernel_l2, bias_l1, bias_l2;
 } gd_layer_t;
 
 typedef enum {

@@ -9,7 +9,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-        self._y = None
+        self._x = self._y = None
 
     @property
     def activation_name(self):
@@ -17,14 +17,15 @@ class Activation(Layer):
 
     def call(self, x):
         x = np.ascontiguousarray(x, dtype=self.dtype)
-        y = _ops.act_fwd(x.reshape(-1, x.shape[-1]), self.activation_name)
+        self._x = x.reshape(-1, x.shape[-1])
+        y = _ops.act_fwd(self._x, self.activation_name)
         self._y = y
         return y.reshape(x.shape)
 
     def backward(self, dy):
         shape = dy.shape
         dy = np.ascontiguousarray(dy, dtype=self.dtype).reshape(self._y.shape)
-        return _ops.act_bwd(self._y, dy, self.activation_name).reshape(shape)
+        return _ops.act_bwd(self._y, dy, self.activation_name, x=self._x).reshape(shape)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation_name}

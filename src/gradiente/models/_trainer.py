@@ -381,7 +381,13 @@ class Trainer:
         dy = dout.reshape(out.shape)
         for layer in reversed(self._layers):
             dy = layer.backward(dy)
-        grads = [np.array(g, dtype=plan.dtype, copy=True) for layer in self._layers
-                 for g in layer.gradients]
-        loss = float(np.sum(rows, dtype=np.float64) / m)
+        grads = []
+        penalty = 0.0
+        for layer in self._layers:
+            own = [np.array(g, dtype=plan.dtype, copy=True) for g in layer.gradients]
+            for reg, i in getattr(layer, "_penalties", lambda: [])():
+                penalty += reg(layer.weights[i])
+                own[i] += reg.gradient(layer.weights[i])
+            grads += own
+        loss = float(np.sum(rows, dtype=np.float64) / m) + penalty
         return loss, grads

@@ -7,6 +7,7 @@ from .._config import floatx
 from ..layers import deserialize as deserialize_layer, serialize as serialize_layer
 from ..layers.activation import Activation
 from ..layers.dense import Dense
+from ..layers.dropout import Dropout
 from ..layers.flatten import Flatten
 from ..layers.input_layer import InputLayer, KerasTensor
 from ..layers.layer import Layer, unique_name
@@ -272,8 +273,18 @@ class Sequential(Trainer):
                 if layer.use_bias:
                     b_off = offset
                     offset += n_out
-                records.append(_engine.LayerRecord("dense", n_in, n_out, layer.activation_name,
-                                                   w_off, b_off, layer.trainable))
+                rec = _engine.LayerRecord("dense", n_in, n_out, layer.activation_name,
+                                          w_off, b_off, layer.trainable)
+                for reg, i in layer._penalties():  # trainable weights only, as Keras
+                    attr = ("kernel", "bias")[i]
+                    setattr(rec, attr + "_l1", reg.l1)
+                    setattr(rec, attr + "_l2", reg.l2)
+                records.append(rec)
+            elif isinstance(layer, Dropout):
+                share_rows, share_cols = layer._shares(layer.input_shape)
+                records.append(_engine.LayerRecord("dropout", n_in, n_out, rate=layer.rate,
+                                                   seed=layer._seed, share_rows=share_rows,
+                                                   share_cols=share_cols))
             elif isinstance(layer, Activation):
                 if len(layer.input_shape) != 2 and layer.activation_name == "softmax":
                     raise ValueError(f"Activation layer {layer.name!r}: softmax over inputs of "
