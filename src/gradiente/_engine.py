@@ -18,6 +18,7 @@ implements too:
 :class:`NumpyEngine` calls only ``_ops`` kernels, so it runs on either backend.
 """
 import re
+import signal
 import threading
 from dataclasses import dataclass, field
 
@@ -259,6 +260,33 @@ class _Workspace:
             self.y = np.empty((batch_size, plan.n_out), dtype=dt)
             self.onehot = None
         self.w = np.empty(batch_size, dtype=dt)
+
+
+class _deferred_interrupt:
+    """Holds a Ctrl-C back while the optimizer writes weights, slots and the step count,
+    then raises it: an interrupted fit keeps whole steps only (main thread; elsewhere
+    Python delivers no signal anyway)."""
+
+    def __enter__(self):
+        self.caught = None
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.caught = signum
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            if self.caught is not None and exc[0] is None:
+                if callable(self.old):
+                    self.old(self.caught, None)
+                else:
+                    raise KeyboardInterrupt
+        return False
 
 
 class NumpyEngine:
@@ -545,7 +573,8 @@ class NumpyEngine:
             rows, dout, hits = self._loss(acts[-1], ws, m, weighted)
             self._backward(acts, dout)
             penalty = self._penalty(with_grad=True)
-            self._step(s)
+            with _deferred_interrupt():
+                self._step(s)  # weights, slots and step count change together
             sums[0] += float(rows.sum(dtype=np.float64))
             sums[0] += m * penalty
             self._metrics(acts, ws, m, hits, sums, weighted)
