@@ -227,14 +227,27 @@ def test_frozen_layers_fall_back_to_numpy_engine():
 
 
 def test_thread_chooser_prefers_the_faster_count_and_rechecks():
-    tc = _ThreadChooser(recheck=5)
+    tc = _ThreadChooser(recheck=5, min_seconds=0.0)
     key = ("train", 32)
-    first = tc.pick(key, 2)
-    assert first == 2
-    tc.record(key, first, 2.0, 10)
-    second = tc.pick(key, 2)
-    assert second == 1
-    tc.record(key, second, 1.0, 10)
+    assert tc.pick(key, 2) == 2
+    tc.record(key, 2, 50.0, 10)   # the first call of a thread count is a warm-up
+    assert tc.pick(key, 2) == 2
+    tc.record(key, 2, 2.0, 10)
+    assert tc.pick(key, 2) == 1
+    tc.record(key, 1, 9.0, 10)    # warm-up
+    assert tc.pick(key, 2) == 1
+    tc.record(key, 1, 1.0, 10)
     picks = [tc.pick(key, 2) for _ in range(8)]
     assert picks.count(1) >= 6 and 2 in picks  # the slower count is measured again
     assert tc.pick(("train", 64), 1) == 1
+
+
+def test_thread_chooser_pools_short_calls():
+    tc = _ThreadChooser(min_seconds=1e-2)
+    key = ("train", 32)
+    tc.record(key, 2, 1e-3, 1)  # warm-up
+    for _ in range(9):
+        tc.record(key, 2, 1e-3, 1)
+        assert 2 not in tc.state[key]["times"]
+    tc.record(key, 2, 1e-3, 1)
+    assert tc.state[key]["times"][2] == pytest.approx(1e-3)

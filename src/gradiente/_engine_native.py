@@ -52,19 +52,28 @@ def supports(plan):
 
 class _ThreadChooser:
     """Keeps, per kind of call, the thread count with the lowest measured time per unit
-    of work; the other candidate is measured again every ``recheck`` calls."""
+    of work; the other candidate is measured again every ``recheck`` calls.
 
-    def __init__(self, recheck=25):
+    A thread count's first call is a warm-up and is not counted (it creates the team,
+    touches the workspace); short calls are pooled until they add up to
+    ``min_seconds``, so a one-step run cannot decide alone."""
+
+    def __init__(self, recheck=25, min_seconds=2e-3):
         self.recheck = recheck
+        self.min_seconds = min_seconds
         self.state = {}
+
+    def _state(self, key):
+        return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
+                                           "pool": {}})
 
     def pick(self, key, n_max):
         if n_max <= 1:
             return 1
-        st = self.state.setdefault(key, {"calls": 0, "times": {}})
+        st = self._state(key)
         st["calls"] += 1
         times = st["times"]
-        for cand in (n_max, 1):  # measure each candidate once, the wide one first
+        for cand in (n_max, 1):  # measure each candidate, the wide one first
             if cand not in times:
                 return cand
         best = min(times, key=times.get)
@@ -75,8 +84,17 @@ class _ThreadChooser:
     def record(self, key, n_threads, seconds, units):
         if units <= 0:
             return
-        st = self.state.setdefault(key, {"calls": 0, "times": {}})
-        per = seconds / units
+        st = self._state(key)
+        if n_threads not in st["warm"]:
+            st["warm"].add(n_threads)
+            return
+        pool = st["pool"].setdefault(n_threads, [0.0, 0.0])
+        pool[0] += seconds
+        pool[1] += units
+        if pool[0] < self.min_seconds:
+            return
+        per = pool[0] / pool[1]
+        pool[0] = pool[1] = 0.0
         old = st["times"].get(n_threads)
         st["times"][n_threads] = per if old is None else 0.5 * (old + per)
 
