@@ -229,6 +229,7 @@ def test_frozen_layers_fall_back_to_numpy_engine():
 def test_thread_chooser_prefers_the_faster_count_and_rechecks():
     tc = _ThreadChooser(recheck=5, min_seconds=0.0)
     key = ("train", 32)
+    assert not tc.decided(key, 2) and tc.decided(key, 1)
     assert tc.pick(key, 2) == 2
     tc.record(key, 2, 50.0, 10)   # the first call of a thread count is a warm-up
     assert tc.pick(key, 2) == 2
@@ -237,9 +238,33 @@ def test_thread_chooser_prefers_the_faster_count_and_rechecks():
     tc.record(key, 1, 9.0, 10)    # warm-up
     assert tc.pick(key, 2) == 1
     tc.record(key, 1, 1.0, 10)
+    assert tc.decided(key, 2)
     picks = [tc.pick(key, 2) for _ in range(8)]
     assert picks.count(1) >= 6 and 2 in picks  # the slower count is measured again
     assert tc.pick(("train", 64), 1) == 1
+
+
+def test_thread_chooser_counts_first_predict_call():
+    tc = _ThreadChooser(min_seconds=0.0)
+    key = ("predict", 32)
+    tc.record(key, 2, 1.0, 10)
+    assert tc.state[key]["times"][2] == pytest.approx(0.1)
+
+
+def test_predict_blocks_and_threads_do_not_change_outputs():
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(5)
+    x = rng.random((3000, 30)).astype(np.float32)
+    set_random_seed(3)
+    model = Sequential([Input(shape=(30,)), Dense(40, activation="relu"),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:64], rng.integers(0, 5, 64), verbose=0)
+    ref = model._engine.predict(x, 32)
+    for batch in (1, 7, 256, 3000):
+        for threads in (1, 2, 3):
+            gradiente.set_num_threads(threads)
+            assert np.array_equal(model._engine.predict(x, batch), ref)
 
 
 def test_thread_chooser_pools_short_calls():

@@ -33,6 +33,8 @@ _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax
             "adadelta": 6}
 #: rows per engine call in predict and evaluate (lets threads adapt, Ctrl-C land)
 _CHUNK_ROWS = 4096
+#: rows per call while the thread count for predict / evaluate is being measured
+_PROBE_ROWS = 1024
 
 
 def supports(plan):
@@ -54,14 +56,19 @@ class _ThreadChooser:
     """Keeps, per kind of call, the thread count with the lowest measured time per unit
     of work; the other candidate is measured again every ``recheck`` calls.
 
-    A thread count's first call is a warm-up and is not counted (it creates the team,
-    touches the workspace); short calls are pooled until they add up to
-    ``min_seconds``, so a one-step run cannot decide alone."""
+    For training, a thread count's first call is a warm-up and is not counted (fit's
+    first run is one step, which creates the team and touches the workspace); short
+    calls are pooled until they add up to ``min_seconds``, so a one-step run cannot
+    decide alone. ``decided(key)`` tells whether every candidate has a time."""
 
-    def __init__(self, recheck=25, min_seconds=2e-3):
+    def __init__(self, recheck=25, min_seconds=1e-3):
         self.recheck = recheck
         self.min_seconds = min_seconds
         self.state = {}
+
+    def decided(self, key, n_max):
+        times = self.state.get(key, {}).get("times", {})
+        return n_max <= 1 or (n_max in times and 1 in times)
 
     def _state(self, key):
         return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
@@ -85,7 +92,7 @@ class _ThreadChooser:
         if units <= 0:
             return
         st = self._state(key)
-        if n_threads not in st["warm"]:
+        if key[0] == "train" and n_threads not in st["warm"]:
             st["warm"].add(n_threads)
             return
         pool = st["pool"].setdefault(n_threads, [0.0, 0.0])
@@ -228,15 +235,18 @@ class NativeEngine:
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
         n = x.shape[0]
         n_max = _config.effective_n_threads(None)
-        chunk = max(batch_size, _CHUNK_ROWS // batch_size * batch_size)
         key = ("eval" if with_loss else "predict", batch_size)
-        for lo in range(0, n, chunk):
-            count = min(chunk, n - lo)
+        lo = 0
+        while lo < n:
+            # short chunks while the thread count is still being measured
+            rows = _CHUNK_ROWS if self._threads.decided(key, n_max) else _PROBE_ROWS
+            count = min(max(batch_size, rows // batch_size * batch_size), n - lo)
             nt = self._threads.pick(key, n_max)
             t0 = time.perf_counter()
             self._core.eval(lo, count, batch_size, with_loss, sums,
                             None if out is None else out[lo:lo + count], nt)
             self._threads.record(key, nt, time.perf_counter() - t0, count)
+            lo += count
         return sums
 
     def release_data(self):

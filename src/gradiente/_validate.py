@@ -11,6 +11,23 @@ class NotCompiledError(ValueError, RuntimeError):
     (and a RuntimeError, as gradiente raised before)."""
 
 
+def weight_arrays(own, weights, call="set_weights"):
+    """The arrays for set_weights, each checked against the weight it replaces (count,
+    numeric dtype, shape) before any is copied; call names the method in messages."""
+    weights = list(weights)
+    name = f"{call}(weights=...)"
+    if len(weights) != len(own):
+        raise ValueError(f"{name} expects {len(own)} arrays; received {len(weights)}.")
+    arrays = []
+    for i, (w, new) in enumerate(zip(own, weights)):
+        new = _array(new, f"{call}(weights[{i}])")
+        if new.shape != w.shape:
+            raise ValueError(f"{name} expects weight {i} of shape {w.shape}; received shape "
+                             f"{new.shape}.")
+        arrays.append(new)
+    return arrays
+
+
 def _typo_distance(a, b):
     """Edits (insert, delete, substitute, swap two neighbours) turning a into b."""
     prev2, prev = None, list(range(len(b) + 1))

@@ -103,24 +103,10 @@ class Layer:
         return [np.array(w, copy=True) for w in self.weights]
 
     def set_weights(self, weights):
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Layer {self.name!r} expects {len(own)} weight arrays; received "
-                f"{len(weights)}."
-            )
-        from .._validate import _array
+        from .._validate import weight_arrays
 
-        arrays = []
-        for i, (w, new) in enumerate(zip(own, weights)):
-            new = _array(new, f"Layer {self.name!r} set_weights(weights[{i}])")
-            if new.shape != w.shape:
-                raise ValueError(
-                    f"Layer {self.name!r} weight {i} expects shape {w.shape}; received "
-                    f"an array of shape {new.shape}."
-                )
-            arrays.append(new)
+        own = self.weights
+        arrays = weight_arrays(own, weights, f"Layer {self.name!r} set_weights")
         for w, new in zip(own, arrays):
             w[...] = new
 

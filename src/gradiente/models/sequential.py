@@ -147,21 +147,7 @@ class Sequential(Trainer):
     def set_weights(self, weights):
         """Copy arrays into the weights, in get_weights order."""
         own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"set_weights(weights=...) expects {len(own)} arrays for model "
-                f"{self.name!r}; received {len(weights)}."
-            )
-        arrays = []
-        for i, (w, new) in enumerate(zip(own, weights)):
-            new = _validate._array(new, f"set_weights(weights[{i}])")
-            if new.shape != w.shape:
-                raise ValueError(
-                    f"set_weights(weights=...) expects weight {i} of shape {w.shape}; received "
-                    f"shape {new.shape}."
-                )
-            arrays.append(new)
+        arrays = _validate.weight_arrays(own, weights)
         for w, new in zip(own, arrays):
             w[...] = new
 
