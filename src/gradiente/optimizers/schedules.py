@@ -60,32 +60,43 @@ class LearningRateSchedule:
         return np.ascontiguousarray(np.broadcast_to(self(steps), (count,)), dtype=np.float64)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent
-    floored when ``staircase``)."""
+class _RateDecay(LearningRateSchedule):
+    """A rate decayed by ``decay_rate`` over ``step / decay_steps`` (that ratio floored
+    when ``staircase``): the arguments ExponentialDecay and InverseTimeDecay share."""
 
     _vectorised = True
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+                 name=None):
         cls = type(self).__name__
         self.initial_learning_rate = _number(cls, "initial_learning_rate",
                                              initial_learning_rate)
         self.decay_steps = _positive(cls, "decay_steps", decay_steps)
         self.decay_rate = _number(cls, "decay_rate", decay_rate)
         self.staircase = bool(staircase)
-        self.name = name
+        self.name = cls if name is None else name
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = np.asarray(step, dtype=np.float64) / self.decay_steps
-        if self.staircase:
-            p = np.floor(p)
-        return _result(step, self.initial_learning_rate * np.power(float(self.decay_rate), p))
+        return np.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent
+    floored when ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return _result(step, self.initial_learning_rate
+                       * np.power(float(self.decay_rate), self._progress(step)))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -152,32 +163,17 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio
     floored when ``staircase``)."""
 
-    _vectorised = True
-
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        cls = type(self).__name__
-        self.initial_learning_rate = _number(cls, "initial_learning_rate",
-                                             initial_learning_rate)
-        self.decay_steps = _positive(cls, "decay_steps", decay_steps)
-        self.decay_rate = _number(cls, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = np.asarray(step, dtype=np.float64) / self.decay_steps
-        if self.staircase:
-            p = np.floor(p)
-        return _result(step, self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return _result(step, self.initial_learning_rate
+                       / (1.0 + self.decay_rate * self._progress(step)))
 
 
 class CosineDecay(LearningRateSchedule):
