@@ -138,46 +138,31 @@ int gd_cpu_isa(void) {
     return GD_ISA_GENERIC;
 }
 
+/* Every slot to the variant SFX (generic, avx2, avx512) compiled for ISA. */
+#define GD_FILL_TABLE(ISA, SFX)                                                          \
+    do {                                                                                 \
+        gd_table.nn_f32 = gd_gemm_nn_f32_##SFX;                                          \
+        gd_table.nt_f32 = gd_gemm_nt_f32_##SFX;                                          \
+        gd_table.tn_f32 = gd_gemm_tn_f32_##SFX;                                          \
+        gd_table.nn_f64 = gd_gemm_nn_f64_##SFX;                                          \
+        gd_table.nt_f64 = gd_gemm_nt_f64_##SFX;                                          \
+        gd_table.tn_f64 = gd_gemm_tn_f64_##SFX;                                          \
+        gd_table.reserve_f32 = gd_gemm_reserve_f32_##SFX;                                \
+        gd_table.reserve_f64 = gd_gemm_reserve_f64_##SFX;                                \
+        gd_table.isa_f32 = gd_table.isa_f64 = (ISA);                                     \
+        gd_optim_fill_f32_##SFX(&gd_optim_f32);                                          \
+        gd_optim_fill_f64_##SFX(&gd_optim_f64);                                          \
+    } while (0)
+
 int gd_dispatch_init(int cap) {
     int isa = gd_cpu_isa();
     if (cap < isa) isa = cap < GD_ISA_GENERIC ? GD_ISA_GENERIC : cap;
-    gd_table.nn_f32 = gd_gemm_nn_f32_generic;
-    gd_table.nt_f32 = gd_gemm_nt_f32_generic;
-    gd_table.tn_f32 = gd_gemm_tn_f32_generic;
-    gd_table.nn_f64 = gd_gemm_nn_f64_generic;
-    gd_table.nt_f64 = gd_gemm_nt_f64_generic;
-    gd_table.tn_f64 = gd_gemm_tn_f64_generic;
-    gd_table.reserve_f32 = gd_gemm_reserve_f32_generic;
-    gd_table.reserve_f64 = gd_gemm_reserve_f64_generic;
-    gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_GENERIC;
-    gd_optim_fill_f32_generic(&gd_optim_f32);
-    gd_optim_fill_f64_generic(&gd_optim_f64);
+    GD_FILL_TABLE(GD_ISA_GENERIC, generic);
 #if GD_X86
-    if (isa >= GD_ISA_AVX512) {
-        gd_table.nn_f32 = gd_gemm_nn_f32_avx512;
-        gd_table.nt_f32 = gd_gemm_nt_f32_avx512;
-        gd_table.tn_f32 = gd_gemm_tn_f32_avx512;
-        gd_table.nn_f64 = gd_gemm_nn_f64_avx512;
-        gd_table.nt_f64 = gd_gemm_nt_f64_avx512;
-        gd_table.tn_f64 = gd_gemm_tn_f64_avx512;
-        gd_table.reserve_f32 = gd_gemm_reserve_f32_avx512;
-        gd_table.reserve_f64 = gd_gemm_reserve_f64_avx512;
-        gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX512;
-        gd_optim_fill_f32_avx512(&gd_optim_f32);
-        gd_optim_fill_f64_avx512(&gd_optim_f64);
-    } else if (isa >= GD_ISA_AVX2) {
-        gd_table.nn_f32 = gd_gemm_nn_f32_avx2;
-        gd_table.nt_f32 = gd_gemm_nt_f32_avx2;
-        gd_table.tn_f32 = gd_gemm_tn_f32_avx2;
-        gd_table.nn_f64 = gd_gemm_nn_f64_avx2;
-        gd_table.nt_f64 = gd_gemm_nt_f64_avx2;
-        gd_table.tn_f64 = gd_gemm_tn_f64_avx2;
-        gd_table.reserve_f32 = gd_gemm_reserve_f32_avx2;
-        gd_table.reserve_f64 = gd_gemm_reserve_f64_avx2;
-        gd_table.isa_f32 = gd_table.isa_f64 = GD_ISA_AVX2;
-        gd_optim_fill_f32_avx2(&gd_optim_f32);
-        gd_optim_fill_f64_avx2(&gd_optim_f64);
-    }
+    if (isa >= GD_ISA_AVX512)
+        GD_FILL_TABLE(GD_ISA_AVX512, avx512);
+    else if (isa >= GD_ISA_AVX2)
+        GD_FILL_TABLE(GD_ISA_AVX2, avx2);
 #else
     (void)isa;
 #endif
