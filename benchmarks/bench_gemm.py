@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from _machine import cpu_model  # the module beside this script
+
 # (name, layout, m, k, n): C[m, n] = op(A)[m, k] · op(B)[k, n]
 SHAPES = [
     ("2048^3", "nn", 2048, 2048, 2048),
@@ -152,7 +154,7 @@ def main(argv=None):
             for d in worker.info if d.get("user_api") == "blas"]
     info = _config.config_info()
     header = {
-        "cpu": _cpu_model(), "machine": platform.machine(), "compiler": info.get("compiler"),
+        "cpu": cpu_model(), "machine": platform.machine(), "compiler": info.get("compiler"),
         "numpy": np.__version__, "numpy_blas": blas, "openmp": info.get("openmp"),
         "reps": args.reps,
     }
@@ -198,15 +200,6 @@ def main(argv=None):
     return rows
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import zlib
 
 import numpy as np
 
+from _machine import cpu_model  # the module beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRUBBED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 NETS = {"784-128-10": (784, 128, 10), "784-1024-1024-10": (784, 1024, 1024, 10)}
@@ -302,15 +304,6 @@ class NumpyWorker:
         self.proc.wait(timeout=60)
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _loadavg():

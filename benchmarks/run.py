@@ -24,6 +24,9 @@ import subprocess
 import sys
 import time
 
+from _machine import cpu_model  # the module beside this script
+
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = HERE / "_worker.py"
@@ -80,14 +83,7 @@ def median_epoch(results):
 
 def header():
     lines = [f"python {platform.python_version()} on {platform.machine()}"]
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    lines.append("cpu: " + line.split(":", 1)[1].strip())
-                    break
-    except OSError:
-        pass
+    lines.append("cpu: " + cpu_model())
     lines.append(f"cores available: {len(os.sched_getaffinity(0))}")
     try:
         import gradiente
@@ -167,8 +163,8 @@ def main():
     out.append(f"threads={args.threads}, rounds={args.rounds}, epochs per run={args.epochs}; "
                "s/epoch = median over rounds of epochs >= 2; ratio = s/epoch ÷ gradiente-native's")
     out.append("")
-    out.append(f"| model | framework | s/epoch | ratio | test acc | predict 10k (s) | "
-               f"predict ratio | fit: RSS growth (MiB) |")
+    out.append("| model | framework | s/epoch | ratio | test acc | predict 10k (s) | "
+               "predict ratio | fit: RSS growth (MiB) |")
     out.append("|---|---|---|---|---|---|---|---|")
     for model in models:
         base = results.get(("gradiente-native", model, args.threads, False))

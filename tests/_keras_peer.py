@@ -14,6 +14,24 @@ PEERS_PYTHON = pathlib.Path(os.environ.get("GRADIENTE_KERAS_PYTHON",
                                            "/work/venv-peers/bin/python"))
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 
+#: The head of every parity script: ``lib`` is keras or gradiente on the backend named
+#: by argv[1], with Sequential, Input and Dense imported from it.
+PREAMBLE = r'''
+import json, os, sys
+import numpy as np
+LIB = sys.argv[1]
+if LIB == "keras":
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras as lib
+    from keras import Sequential, Input
+    from keras.layers import Dense
+else:
+    import gradiente as lib
+    lib.set_backend(LIB)
+    from gradiente.models import Sequential
+    from gradiente.layers import Dense, Input
+'''
+
 
 def run(script, lib, python=None):
     """The JSON the script prints on its last line, run as ``python -c script lib``."""

@@ -8,20 +8,8 @@ import pytest
 
 import _keras_peer
 
-SCRIPT = r'''
-import json, os, sys, tempfile
-import numpy as np
-LIB = sys.argv[1]
-if LIB == "keras":
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as lib
-    from keras import Sequential, Input
-    from keras.layers import Dense
-else:
-    import gradiente as lib
-    lib.set_backend(LIB)
-    from gradiente.models import Sequential
-    from gradiente.layers import Dense, Input
+SCRIPT = _keras_peer.PREAMBLE + r'''
+import tempfile
 cb = lib.callbacks
 rng = np.random.default_rng(0)
 w_true = np.array([[1.0], [-2.0], [0.5], [1.0]])

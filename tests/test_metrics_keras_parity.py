@@ -6,20 +6,7 @@ import pytest
 
 import _keras_peer
 
-SCRIPT = r'''
-import json, os, sys
-import numpy as np
-LIB = sys.argv[1]
-if LIB == "keras":
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as lib
-    from keras import Sequential, Input
-    from keras.layers import Dense
-else:
-    import gradiente as lib
-    lib.set_backend(LIB)
-    from gradiente.models import Sequential
-    from gradiente.layers import Dense, Input
+SCRIPT = _keras_peer.PREAMBLE + r'''
 M = lib.metrics
 rng = np.random.default_rng(1)
 x = rng.standard_normal((90, 6)).astype("float32")
