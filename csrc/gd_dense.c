@@ -12,6 +12,18 @@
  * (a block's GEMM output is still in L2 when the epilogue reads it). */
 #define GD_DENSE_BLOCK_BYTES (1024.0 * 1024.0)
 #define GD_DENSE_MIN_BLOCK_ROWS 256
+/* The products with X skip its zeros (gd_spmm_*, equal results) when at most this
+ * fraction of X's elements are nonzero (gd_sparse_max_density). */
+#ifndef GD_DENSE_SPARSE_MAX_DENSITY
+#define GD_DENSE_SPARSE_MAX_DENSITY 0.5
+#endif
+static double gd_sparse_density_ = GD_DENSE_SPARSE_MAX_DENSITY;
+
+double gd_sparse_max_density(double density) {
+    double old = gd_sparse_density_;
+    if (density >= 0) gd_sparse_density_ = density > 1 ? 1 : density;
+    return old;
+}
 /* Columns of db per thread come in multiples of this (one cache line of floats). */
 #define GD_DENSE_COL_GRAIN 16
 

@@ -15,6 +15,15 @@ static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db
     GD_PRAGMA(omp barrier)
 }
 
+/* Whether the products with x[m,k] skip its zeros: few enough nonzeros. Every thread
+ * of a team counts all of x, so all take the same branch with no synchronisation; the
+ * choice changes the speed only (gd_spmm_* equals gd_gemm_* for finite weights). */
+static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, const GD_T *x) {
+    double elems = (double)m * (double)k;
+    if (elems <= 0) return 0;
+    return (double)GD_COUNT_NONZERO(m * k, x) <= gd_sparse_density_ * elems;
+}
+
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
                         const GD_T *b, int act, GD_T *y, GD_T *z, int n_threads) {
     int64_t rows, i0;
@@ -31,8 +40,12 @@ int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
         GD_T *zb = z != NULL ? z + i0 * n : NULL;
         GD_T *gb = zb != NULL ? zb : yb;
         int st, nt;
-        st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
-        if (st != GD_OK) return st;
+        if (GD_FN(gd_dense_sparse_)(mb, k, x + i0 * k)) {
+            GD_SPMM_NN(mb, n, k, x + i0 * k, w, gb, n_threads);
+        } else {
+            st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
+            if (st != GD_OK) return st;
+        }
         if (zb == NULL && b == NULL && act == GD_ACT_LINEAR) continue;
         nt = gd_fork_threads(n_threads, (double)mb * (double)n * GD_FN(gd_act_cost)(act),
                              GD_DENSE_MIN_PAR_WORK);
@@ -68,8 +81,12 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
     }
     /* dW[k,n] = Xᵀ · dZ, X stored [m,k]; m == 0 gives zeros. */
     if (k > 0 && n > 0) {
-        st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);
-        if (st != GD_OK) return st;
+        if (GD_FN(gd_dense_sparse_)(m, k, x)) {
+            GD_SPMM_TN(k, n, m, x, dy, dw, n_threads);
+        } else {
+            st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);
+            if (st != GD_OK) return st;
+        }
     }
     /* db = column sums of dZ, split by columns. */
     if (db != NULL && n > 0) {

@@ -19,7 +19,10 @@
                          int64_t, T, T *, int64_t, int);                                 \
     int gd_gemm_tn_##SFX(int64_t, int64_t, int64_t, T, const T *, int64_t, const T *,    \
                          int64_t, T, T *, int64_t, int);                                 \
-    int gd_gemm_reserve_##SFX(void);
+    int gd_gemm_reserve_##SFX(void);                                                     \
+    void gd_spmm_nn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
+    void gd_spmm_tn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
+    int64_t gd_count_nonzero_##SFX(int64_t, const T *);
 GD_GEMM_PROTOS(float, f32_generic)
 GD_GEMM_PROTOS(double, f64_generic)
 #if GD_X86
@@ -33,6 +36,10 @@ typedef int (*gd_gemm_f32_fn)(int64_t, int64_t, int64_t, float, const float *, i
                               const float *, int64_t, float, float *, int64_t, int);
 typedef int (*gd_gemm_f64_fn)(int64_t, int64_t, int64_t, double, const double *, int64_t,
                               const double *, int64_t, double, double *, int64_t, int);
+typedef void (*gd_spmm_f32_fn)(int64_t, int64_t, int64_t, const float *, const float *,
+                               float *, int);
+typedef void (*gd_spmm_f64_fn)(int64_t, int64_t, int64_t, const double *, const double *,
+                               double *, int);
 
 /* The table: one slot per (kernel, dtype), each with the ISA it holds. */
 static struct {
@@ -40,11 +47,18 @@ static struct {
     gd_gemm_f64_fn nn_f64, nt_f64, tn_f64;
     int isa_f32, isa_f64;
     int (*reserve_f32)(void), (*reserve_f64)(void);
+    gd_spmm_f32_fn spnn_f32, sptn_f32;
+    gd_spmm_f64_fn spnn_f64, sptn_f64;
+    int64_t (*nnz_f32)(int64_t, const float *);
+    int64_t (*nnz_f64)(int64_t, const double *);
 } gd_table = {
     gd_gemm_nn_f32_generic, gd_gemm_nt_f32_generic, gd_gemm_tn_f32_generic,
     gd_gemm_nn_f64_generic, gd_gemm_nt_f64_generic, gd_gemm_tn_f64_generic,
     GD_ISA_GENERIC, GD_ISA_GENERIC,
     gd_gemm_reserve_f32_generic, gd_gemm_reserve_f64_generic,
+    gd_spmm_nn_f32_generic, gd_spmm_tn_f32_generic,
+    gd_spmm_nn_f64_generic, gd_spmm_tn_f64_generic,
+    gd_count_nonzero_f32_generic, gd_count_nonzero_f64_generic,
 };
 
 /* ---- the optimizer kernels (gd_optim*.c): one slot per dtype ------------------- */
@@ -149,6 +163,12 @@ int gd_cpu_isa(void) {
         gd_table.tn_f64 = gd_gemm_tn_f64_##SFX;                                          \
         gd_table.reserve_f32 = gd_gemm_reserve_f32_##SFX;                                \
         gd_table.reserve_f64 = gd_gemm_reserve_f64_##SFX;                                \
+        gd_table.spnn_f32 = gd_spmm_nn_f32_##SFX;                                        \
+        gd_table.sptn_f32 = gd_spmm_tn_f32_##SFX;                                        \
+        gd_table.spnn_f64 = gd_spmm_nn_f64_##SFX;                                        \
+        gd_table.sptn_f64 = gd_spmm_tn_f64_##SFX;                                        \
+        gd_table.nnz_f32 = gd_count_nonzero_f32_##SFX;                                   \
+        gd_table.nnz_f64 = gd_count_nonzero_f64_##SFX;                                   \
         gd_table.isa_f32 = gd_table.isa_f64 = (ISA);                                     \
         gd_optim_fill_f32_##SFX(&gd_optim_f32);                                          \
         gd_optim_fill_f64_##SFX(&gd_optim_f64);                                          \
@@ -203,6 +223,20 @@ GD_GEMM_PUBLIC(tn, double, f64)
 
 int gd_gemm_reserve_f32(void) { return gd_table.reserve_f32(); }
 int gd_gemm_reserve_f64(void) { return gd_table.reserve_f64(); }
+
+/* ---- the products that skip A's zeros, and the count that chooses them ---------- */
+#define GD_SPMM_PUBLIC(L, T, SFX)                                                        \
+    void gd_spmm_##L##_##SFX(int64_t m, int64_t n, int64_t k, const T *a, const T *b,    \
+                             T *c, int n_threads) {                                      \
+        gd_table.sp##L##_##SFX(m, n, k, a, b, c, n_threads);                             \
+    }
+GD_SPMM_PUBLIC(nn, float, f32)
+GD_SPMM_PUBLIC(tn, float, f32)
+GD_SPMM_PUBLIC(nn, double, f64)
+GD_SPMM_PUBLIC(tn, double, f64)
+
+int64_t gd_count_nonzero_f32(int64_t n, const float *x) { return gd_table.nnz_f32(n, x); }
+int64_t gd_count_nonzero_f64(int64_t n, const double *x) { return gd_table.nnz_f64(n, x); }
 
 /* ---- the public optimizer names: through the table ------------------------------ */
 #define GD_OPTIM_PUBLIC_f32(name, params, args) \

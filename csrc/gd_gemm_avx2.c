@@ -29,7 +29,9 @@
 #define GD_MASK8(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define V_LOADN(p, n) _mm256_maskload_ps((p), GD_MASK8(n))
 #define V_STOREN(p, v, n) _mm256_maskstore_ps((p), GD_MASK8(n), (v))
+#define V_NZMASK(p) (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ))
 #include "gd_gemm_tmpl.h"
+#undef V_NZMASK
 #undef T
 #undef GD_TB
 #undef GD_TRANSPOSE_BLOCK
@@ -63,6 +65,8 @@
 #define GD_MASK4(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
 #define V_LOADN(p, n) _mm256_maskload_pd((p), GD_MASK4(n))
 #define V_STOREN(p, v, n) _mm256_maskstore_pd((p), GD_MASK4(n), (v))
+#define V_NZMASK(p) (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), _mm256_setzero_pd(), _CMP_NEQ_UQ))
 #include "gd_gemm_tmpl.h"
+#undef V_NZMASK
 
 #endif

@@ -28,7 +28,9 @@
 #define GD_HAS_MASK 1
 #define V_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
 #define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+#define V_NZMASK(p) _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ)
 #include "gd_gemm_tmpl.h"
+#undef V_NZMASK
 #undef T
 #undef GD_TB
 #undef GD_TRANSPOSE_BLOCK
@@ -61,6 +63,8 @@
 #define GD_HAS_MASK 1
 #define V_LOADN(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), (p))
 #define V_STOREN(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
+#define V_NZMASK(p) _mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ)
 #include "gd_gemm_tmpl.h"
+#undef V_NZMASK
 
 #endif

@@ -563,6 +563,9 @@ int GD_CAT(gd_gemm_tn_, GD_SFX)(int64_t m, int64_t n, int64_t k, T alpha, const 
     return GD_FN(gd_gemm_run_)(2, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads);
 }
 
+/* the products that skip A's zeros, on the same macros */
+#include "gd_spmm_tmpl.h"
+
 #undef GD_WS_ELEMS
 #undef GD_HAS_MASK
 #undef GD_SWAP_THIN

@@ -24,6 +24,9 @@
 #define GD_GEMM_NN gd_gemm_nn_f32
 #define GD_GEMM_NT gd_gemm_nt_f32
 #define GD_GEMM_TN gd_gemm_tn_f32
+#define GD_SPMM_NN gd_spmm_nn_f32
+#define GD_SPMM_TN gd_spmm_tn_f32
+#define GD_COUNT_NONZERO gd_count_nonzero_f32
 #elif defined(GD_TMPL_F64)
 #define GD_T double
 #define GD_FN(name) name##_f64
@@ -38,6 +41,9 @@
 #define GD_GEMM_NN gd_gemm_nn_f64
 #define GD_GEMM_NT gd_gemm_nt_f64
 #define GD_GEMM_TN gd_gemm_tn_f64
+#define GD_SPMM_NN gd_spmm_nn_f64
+#define GD_SPMM_TN gd_spmm_tn_f64
+#define GD_COUNT_NONZERO gd_count_nonzero_f64
 #else
 #error "define GD_TMPL_F32 or GD_TMPL_F64 before including gd_tmpl_begin.h"
 #endif

@@ -14,5 +14,8 @@
 #undef GD_GEMM_NN
 #undef GD_GEMM_NT
 #undef GD_GEMM_TN
+#undef GD_SPMM_NN
+#undef GD_SPMM_TN
+#undef GD_COUNT_NONZERO
 #undef GD_CLIP_LO
 #undef GD_CLIP_HI

@@ -29,6 +29,18 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     int gd_gemm_tn_f64(int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
                        const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int n_threads)
 
+    void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                        float *c, int n_threads)
+    void gd_spmm_tn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                        float *c, int n_threads)
+    void gd_spmm_nn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
+                        double *c, int n_threads)
+    void gd_spmm_tn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
+                        double *c, int n_threads)
+    double gd_sparse_max_density(double density)
+    int64_t gd_count_nonzero_f32(int64_t n, const float *x)
+    int64_t gd_count_nonzero_f64(int64_t n, const double *x)
+
     void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads)
     void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads)
     int gd_act_needs_input(int act)

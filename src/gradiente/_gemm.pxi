@@ -40,3 +40,42 @@ def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c,
             else:
                 status = gd_gemm_nn_f64(m, n, k, alpha, ap, lda, bp, ldb, beta, cp, ldc, n_threads)
     _check(status)
+
+
+def spmm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
+         bint trans_a, int n_threads):
+    """c = op(a) · b skipping the zeros of a (gd_spmm_*); contiguous arrays, shapes checked
+    by the caller."""
+    cdef int64_t m = c.shape[0], n = c.shape[1]
+    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    cdef const floating *ap = &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
+    cdef const floating *bp = &b[0, 0] if b.shape[0] * b.shape[1] > 0 else NULL
+    cdef floating *cp = &c[0, 0]
+    with nogil:
+        if floating is float:
+            if trans_a:
+                gd_spmm_tn_f32(m, n, k, ap, bp, cp, n_threads)
+            else:
+                gd_spmm_nn_f32(m, n, k, ap, bp, cp, n_threads)
+        else:
+            if trans_a:
+                gd_spmm_tn_f64(m, n, k, ap, bp, cp, n_threads)
+            else:
+                gd_spmm_nn_f64(m, n, k, ap, bp, cp, n_threads)
+
+
+def count_nonzero(const floating[::1] x):
+    """How many elements of x are not zero (NaN counts)."""
+    if x.shape[0] == 0:
+        return 0
+    if floating is float:
+        return gd_count_nonzero_f32(x.shape[0], &x[0])
+    return gd_count_nonzero_f64(x.shape[0], &x[0])
+
+
+def sparse_max_density(density=None):
+    """The density at or below which dense layers skip their input's zeros; with a value,
+    sets it (0 never, 1 always) and returns the previous one."""
+    return gd_sparse_max_density(-1.0 if density is None else float(density))

@@ -103,6 +103,31 @@ def gemm(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     return out
 
 
+def spmm(a, b, trans_a=False):
+    """op(A) · B skipping A's zeros (see ``_reference.spmm``); equals gemm while B is
+    finite."""
+    if not _native() or a.ndim != 2 or b.ndim != 2:
+        return _reference.spmm(a, b, trans_a)
+    dtype = _dtype(a, b)
+    a = _c(a, dtype)
+    b = _c(b, dtype)
+    m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = b.shape
+    if ka != kb:
+        raise ValueError(f"spmm: op(a) is {(m, ka)} and b is {(kb, n)}; inner sizes differ.")
+    out = np.empty((m, n), dtype=dtype)
+    _ck().spmm(a, b, out, bool(trans_a), _threads())
+    return out
+
+
+def count_nonzero(x):
+    """How many elements of x are not zero (see ``_reference.count_nonzero``)."""
+    x = np.asarray(x)
+    if not _native() or x.dtype not in (np.float32, np.float64):
+        return _reference.count_nonzero(x)
+    return int(_ck().count_nonzero(np.ascontiguousarray(x).reshape(-1)))
+
+
 # ---------------------------------------------------------------- activations
 
 

@@ -43,6 +43,18 @@ def gemm(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     return out.astype(np.result_type(a, b), copy=False)
 
 
+def spmm(a, b, trans_a=False):
+    """op(A) · B for an A that is mostly zeros: the same product as gemm (the native
+    kernel skips A's zeros, which changes the cost, not the value)."""
+    a = a.T if trans_a else a
+    return (a @ b).astype(np.result_type(a, b), copy=False)
+
+
+def count_nonzero(x):
+    """How many elements of x are not zero (NaN counts as nonzero)."""
+    return int(np.count_nonzero(x))
+
+
 def _softmax_rows(x):
     shifted = x - x.max(axis=-1, keepdims=True)
     e = np.exp(shifted)

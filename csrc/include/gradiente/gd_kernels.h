@@ -82,6 +82,41 @@ int gd_max_threads(void);
 int gd_gemm_reserve_f32(void);
 int gd_gemm_reserve_f64(void);
 
+/* gd_spmm_<layout>_<dtype>: the GEMM's product for a left operand that is mostly
+ * zeros (the pixels of images, a ReLU layer's output), skipping its zero elements.
+ *   math     : nn: C[m,n] = A[m,k] · B[k,n];  tn: C[m,n] = Aᵀ · B, A stored [k,m]
+ *              (alpha = 1, beta = 0 of gd_gemm_*)
+ *   layout   : row-major, contiguous (leading dimension = stored column count)
+ *   aliasing : C overlaps neither A nor B
+ *   outputs  : C overwritten, never read; any of m, n, k may be 0 (k == 0: C = 0)
+ *   numerics : each C(i,j) is gd_gemm_*'s sum less its terms whose A element is zero
+ *              (same KC blocks, same order, same fused multiply-adds), so C equals
+ *              gd_gemm_*'s C on the same ISA while B is finite (the dense product
+ *              turns 0·inf into NaN; this one skips it); signed zeros may differ
+ *   threads  : rows of C split across threads (gd_static_range, grain 1); inside a
+ *              parallel region every thread of the team makes the same call and all
+ *              meet at a barrier, as gd_gemm_*; bitwise identical for any n_threads
+ *   cost     : about nnz(A)·n multiply-adds plus one compare per element of A; it
+ *              beats the dense GEMM below roughly half nonzeros (see gd_dense_fwd)
+ */
+void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                    float *c, int n_threads);
+void gd_spmm_tn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                    float *c, int n_threads);
+void gd_spmm_nn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
+                    double *c, int n_threads);
+void gd_spmm_tn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
+                    double *c, int n_threads);
+/* gd_sparse_max_density: the largest fraction of nonzero elements of a dense layer's
+ * input X for which gd_dense_fwd / gd_dense_bwd use gd_spmm_* for X·W and Xᵀ·dZ
+ * (default 0.5; 0 never, 1 always). A density < 0 only reads it. Returns the value it
+ * had. Set it only while no kernel runs (it is a process-wide setting for benchmarks
+ * and tests; the results are the same either way while the weights are finite). */
+double gd_sparse_max_density(double density);
+/* gd_count_nonzero_<dtype>: how many of x[0..n) are not zero (NaN counts); serial. */
+int64_t gd_count_nonzero_f32(int64_t n, const float *x);
+int64_t gd_count_nonzero_f64(int64_t n, const double *x);
+
 int gd_gemm_nn_f32(int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb,
                    float beta, float *c, int64_t ldc, int n_threads);

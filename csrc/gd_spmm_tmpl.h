@@ -1,0 +1,270 @@
+/* Private template: products whose left operand is mostly zeros (gd_spmm_nn_*,
+ * gd_spmm_tn_*, gd_count_nonzero_*; contracts in gd_kernels.h). Included by
+ * gd_gemm.c, gd_gemm_avx2.c and gd_gemm_avx512.c right after gd_gemm_tmpl.h, once per
+ * dtype, with the same macros defined (T, V, VL, GD_SFX, KC, V_ZERO, V_LOAD, V_STORE,
+ * V_BCAST, V_FMA, and V_LOADN / V_STOREN when GD_HAS_MASK). An ISA file may define
+ * V_NZMASK(p): bit j set when p[j] != 0 (NaN included), j < VL.
+ *
+ * Why: the input of a first layer of images is mostly zeros (81% of MNIST's pixels),
+ * and a ReLU layer's output often is. Skipping them skips their multiply-adds.
+ *
+ * Algorithm: element C(i, j) = Σ_p a(i, p)·B[p, j] is summed as the dense GEMM sums
+ * it (gd_gemm_tmpl.h): over p in KC blocks, each block one chain of fused multiply-adds
+ * in increasing p starting from zero, the blocks added to C in order. The chain here
+ * just leaves out the terms whose a(i, p) is zero, which add exactly zero: the result
+ * equals the dense GEMM's while B is finite (a zero times inf or NaN is NaN there).
+ * The nonzero positions of a block are 64-bit words of bits (built with vector
+ * compares); each set bit costs one broadcast and the row's multiply-adds, the row of
+ * accumulators (up to GD_SP_NV registers) staying in registers over the block.
+ *   nn: C = A·B, A [m, k]: row i of A is the list; threads split the rows of C.
+ *   tn: C = Aᵀ·B, A [k, m]: column j of A is the list; its words are gathered per
+ *       chunk of 64 columns by scattering the set bits of each row of A; threads split
+ *       the rows of C (the columns of A).
+ */
+
+#ifndef GD_SPMM_TMPL_ONCE
+#define GD_SPMM_TMPL_ONCE
+/* Registers of accumulators per column pass. */
+#define GD_SP_NV 8
+#define GD_SP_REGS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+/* Columns of A whose bit words the tn kernel gathers at once. */
+#define GD_SP_TN_COLS 64
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_CTZ64(x) __builtin_ctzll(x)
+#define GD_POPCNT64(x) __builtin_popcountll(x)
+#else
+static inline int gd_ctz64_(uint64_t x) { int n = 0; while (!(x & 1u)) { x >>= 1; n++; } return n; }
+static inline int gd_popcnt64_(uint64_t x) { int n = 0; while (x) { x &= x - 1; n++; } return n; }
+#define GD_CTZ64(x) gd_ctz64_(x)
+#define GD_POPCNT64(x) gd_popcnt64_(x)
+#endif
+#endif /* GD_SPMM_TMPL_ONCE */
+
+#define GD_FN(name) GD_CAT(name, GD_SFX)
+#define GD_SP_NB (GD_SP_NV * VL)
+#define GD_SP_WORDS ((KC + 63) / 64)
+
+/* Bit j of the result: a[j] != 0 (NaN counts as nonzero), for j < len <= 64. */
+static GD_ALWAYS_INLINE uint64_t GD_FN(gd_nz_word_)(const T *a, int64_t len) {
+    uint64_t w = 0;
+    int64_t j = 0;
+#ifdef V_NZMASK
+    for (; j + VL <= len; j += VL) w |= (uint64_t)V_NZMASK(a + j) << j;
+#endif
+    for (; j < len; j++) w |= (uint64_t)(a[j] != (T)0) << j;
+    return w;
+}
+
+/* One column pass: acc = Σ over the set bits p of words[0..nw) (bit b of word q is
+ * p = 64q + b) of a[p*sa]·B[p, 0 .. nv*VL) (the last register's first nl lanes when
+ * part), B row p at b + p*ldb; then C[0 .. ) = acc (first) or C + acc. */
+static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, int nl,
+        const uint64_t *words, int nw, const T *restrict a, int64_t sa,
+        const T *restrict b, int64_t ldb, T *restrict c, int first) {
+#define GD_D(v) V acc##v = V_ZERO();
+    GD_SP_REGS(GD_D)
+#undef GD_D
+#if GD_HAS_MASK
+#define GD_BL(bp, v) ((part && (v) == nv - 1) ? V_LOADN((bp) + (v) * VL, nl) \
+                                              : V_LOAD((bp) + (v) * VL))
+#else
+    (void)nl;
+#define GD_BL(bp, v) V_LOAD((bp) + (v) * VL)
+#endif
+    for (int q = 0; q < nw; q++) {
+        uint64_t wq = words[q];
+        while (wq) {
+            int64_t p = (int64_t)q * 64 + GD_CTZ64(wq);
+            wq &= wq - 1;
+            V av = V_BCAST(a[p * sa]);
+            const T *bp = b + p * ldb;
+#define GD_F(v) if ((v) < nv) acc##v = V_FMA(av, GD_BL(bp, v), acc##v);
+            GD_SP_REGS(GD_F)
+#undef GD_F
+        }
+    }
+    /* C = acc, or C + acc in one rounding (the GEMM's beta = 1 epilogue). */
+    V one = V_BCAST((T)1);
+#if GD_HAS_MASK
+#define GD_O(v)                                                                          \
+    if ((v) < nv) {                                                                      \
+        T *cp = c + (v) * VL;                                                            \
+        if (part && (v) == nv - 1) {                                                     \
+            V x = first ? acc##v : V_FMA(one, V_LOADN(cp, nl), acc##v);                  \
+            V_STOREN(cp, x, nl);                                                         \
+        } else {                                                                         \
+            V_STORE(cp, first ? acc##v : V_FMA(one, V_LOAD(cp), acc##v));                \
+        }                                                                                \
+    }
+#else
+#define GD_O(v)                                                                          \
+    if ((v) < nv) {                                                                      \
+        T *cp = c + (v) * VL;                                                            \
+        V_STORE(cp, first ? acc##v : V_FMA(one, V_LOAD(cp), acc##v));                    \
+    }
+#endif
+    GD_SP_REGS(GD_O)
+#undef GD_O
+#undef GD_BL
+}
+
+/* The columns [0, n) of one row of C by passes of GD_SP_NB columns. Without masked
+ * registers, the last n % VL columns are summed one by one with the same chain. */
+static void GD_FN(gd_sp_row_)(const uint64_t *words, int nw, const T *a, int64_t sa,
+                              const T *b, int64_t ldb, int64_t n, T *c, int first) {
+    int64_t j0 = 0;
+    for (; j0 + GD_SP_NB <= n; j0 += GD_SP_NB)
+        GD_FN(gd_sp_pass_)(GD_SP_NV, 0, VL, words, nw, a, sa, b + j0, ldb, c + j0, first);
+    int64_t rest = n - j0;
+    if (rest <= 0) return;
+#if GD_HAS_MASK
+    int nv = (int)((rest + VL - 1) / VL), nl = (int)(rest - (int64_t)(nv - 1) * VL);
+    int part = nl < VL;
+#else
+    int nv = (int)(rest / VL), nl = VL, part = 0;
+#endif
+    switch (nv) {
+#define GD_CASE(v)                                                                       \
+    case (v) + 1:                                                                        \
+        if (part)                                                                        \
+            GD_FN(gd_sp_pass_)((v) + 1, 1, nl, words, nw, a, sa, b + j0, ldb, c + j0, first); \
+        else                                                                             \
+            GD_FN(gd_sp_pass_)((v) + 1, 0, VL, words, nw, a, sa, b + j0, ldb, c + j0, first); \
+        break;
+        GD_SP_REGS(GD_CASE)
+#undef GD_CASE
+    default:
+        break;
+    }
+#if !GD_HAS_MASK
+    /* scalar tail (the generic variant, whose V_FMA is plain operators) */
+    for (int64_t j = j0 + (int64_t)nv * VL; j < n; j++) {
+        T s = 0;
+        for (int q = 0; q < nw; q++) {
+            uint64_t wq = words[q];
+            while (wq) {
+                int64_t p = (int64_t)q * 64 + GD_CTZ64(wq);
+                wq &= wq - 1;
+                s = V_FMA(a[p * sa], b[p * ldb + j], s);
+            }
+        }
+        c[j] = first ? s : V_FMA((T)1, c[j], s);
+    }
+#endif
+}
+
+/* Rows [r0, r1) of C[m, n] = A[m, k]·B[k, n]. */
+static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k,
+                                    const T *a, const T *b, T *c) {
+    uint64_t words[GD_SP_WORDS];
+    for (int64_t r = r0; r < r1; r++) {
+        const T *ar = a + r * k;
+        T *cr = c + r * n;
+        if (k == 0) {
+            for (int64_t j = 0; j < n; j++) cr[j] = 0;
+            continue;
+        }
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            int nw = (int)((kc + 63) / 64);
+            for (int q = 0; q < nw; q++) {
+                int64_t len = kc - (int64_t)q * 64 < 64 ? kc - (int64_t)q * 64 : 64;
+                words[q] = GD_FN(gd_nz_word_)(ar + pc + (int64_t)q * 64, len);
+            }
+            GD_FN(gd_sp_row_)(words, nw, ar + pc, 1, b + pc * n, n, n, cr, pc == 0);
+        }
+    }
+}
+
+/* Rows [r0, r1) of C[m, n] = Aᵀ·B, A stored [k, m], B [k, n]. */
+static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n,
+                                    int64_t k, const T *a, const T *b, T *c) {
+    uint64_t cols[GD_SP_WORDS][GD_SP_TN_COLS];
+    uint64_t words[GD_SP_WORDS];
+    if (k == 0) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t j = 0; j < n; j++) c[r * n + j] = 0;
+        return;
+    }
+    for (int64_t c0 = r0; c0 < r1; c0 += GD_SP_TN_COLS) {
+        int64_t w = r1 - c0 < GD_SP_TN_COLS ? r1 - c0 : GD_SP_TN_COLS;
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            int nw = (int)((kc + 63) / 64);
+            for (int q = 0; q < nw; q++)
+                for (int64_t j = 0; j < w; j++) cols[q][j] = 0;
+            /* bit (p - pc) of column j: a(p, c0 + j) != 0 */
+            for (int64_t p = 0; p < kc; p++) {
+                uint64_t bits = GD_FN(gd_nz_word_)(a + (pc + p) * m + c0, w);
+                uint64_t bit = (uint64_t)1 << (p & 63);
+                int q = (int)(p >> 6);
+                while (bits) {
+                    cols[q][GD_CTZ64(bits)] |= bit;
+                    bits &= bits - 1;
+                }
+            }
+            for (int64_t j = 0; j < w; j++) {
+                for (int q = 0; q < nw; q++) words[q] = cols[q][j];
+                GD_FN(gd_sp_row_)(words, nw, a + pc * m + c0 + j, m, b + pc * n, n, n,
+                                  c + (c0 + j) * n, pc == 0);
+            }
+        }
+    }
+}
+
+/* Thread tid of nt: its rows of C (gd_static_range, grain 1). */
+static void GD_FN(gd_spmm_share_)(int ta, int64_t m, int64_t n, int64_t k, const T *a,
+                                  const T *b, T *c, int tid, int nt) {
+    int64_t lo, hi;
+    gd_static_range(m, 1, tid, nt, &lo, &hi);
+    if (ta)
+        GD_FN(gd_spmm_tn_part_)(lo, hi, m, n, k, a, b, c);
+    else
+        GD_FN(gd_spmm_nn_part_)(lo, hi, n, k, a, b, c);
+}
+
+/* Outside a parallel region: one opened above the GEMM's threshold (on the dense
+ * flops). Inside one: every thread takes its rows, then all meet at a barrier. */
+static void GD_FN(gd_spmm_run_)(int ta, int64_t m, int64_t n, int64_t k, const T *a,
+                                const T *b, T *c, int n_threads) {
+    if (m <= 0 || n <= 0) return;
+    int fork = gd_fork_threads(n_threads, 2.0 * (double)m * (double)n * (double)k,
+                               GD_GEMM_MIN_PAR_FLOPS);
+#ifdef _OPENMP
+    if (fork == 0) {
+        GD_FN(gd_spmm_share_)(ta, m, n, k, a, b, c, omp_get_thread_num(),
+                              omp_get_num_threads());
+        GD_PRAGMA(omp barrier)
+        return;
+    }
+    if (fork > 1) {
+        GD_PRAGMA(omp parallel num_threads(fork))
+        GD_FN(gd_spmm_share_)(ta, m, n, k, a, b, c, omp_get_thread_num(),
+                              omp_get_num_threads());
+        return;
+    }
+#else
+    (void)fork;
+#endif
+    GD_FN(gd_spmm_share_)(ta, m, n, k, a, b, c, 0, 1);
+}
+
+void GD_CAT(gd_spmm_nn_, GD_SFX)(int64_t m, int64_t n, int64_t k, const T *a, const T *b,
+                                 T *c, int n_threads) {
+    GD_FN(gd_spmm_run_)(0, m, n, k, a, b, c, n_threads);
+}
+void GD_CAT(gd_spmm_tn_, GD_SFX)(int64_t m, int64_t n, int64_t k, const T *a, const T *b,
+                                 T *c, int n_threads) {
+    GD_FN(gd_spmm_run_)(1, m, n, k, a, b, c, n_threads);
+}
+
+int64_t GD_CAT(gd_count_nonzero_, GD_SFX)(int64_t n, const T *x) {
+    int64_t count = 0, i = 0;
+    for (; i + 64 <= n; i += 64) count += GD_POPCNT64(GD_FN(gd_nz_word_)(x + i, 64));
+    if (i < n) count += GD_POPCNT64(GD_FN(gd_nz_word_)(x + i, n - i));
+    return count;
+}
+
+#undef GD_SP_NB
+#undef GD_SP_WORDS
+#undef GD_FN

@@ -1,0 +1,162 @@
+"""The products that skip zeros (gd_spmm_nn / gd_spmm_tn) and the nonzero count that
+chooses them: equal to the dense GEMM bit for bit (finite B), to the reference within
+rounding, the same for any thread count, and used by the dense layers and the engine
+without changing any result."""
+import numpy as np
+import pytest
+
+from gradiente import _config, _reference
+from conftest import THREADS, assert_close
+
+DTYPES = [np.float32, np.float64]
+# (m, k, n): empty, ones, register widths ±1, k across KC = 256 blocks, tn columns past
+# one 64-column chunk, n past one pass of 8 registers, the MNIST shapes.
+SHAPES = [
+    (0, 5, 7), (5, 0, 7), (5, 7, 0), (1, 1, 1), (3, 5, 7), (15, 16, 17), (17, 65, 33),
+    (33, 257, 129), (64, 300, 10), (70, 513, 131), (130, 70, 260), (32, 784, 128),
+]
+DENSITIES = [0.0, 0.05, 0.3, 1.0]
+
+
+def _ck():
+    return _config._native()
+
+
+def _sparse(rng, shape, density, dtype):
+    a = rng.standard_normal(shape) * (rng.random(shape) < density)
+    return a.astype(dtype)
+
+
+def _gemm(a, b, trans_a, n_threads=1):
+    m = a.shape[1] if trans_a else a.shape[0]
+    c = np.full((m, b.shape[1]), np.nan, a.dtype)
+    _ck().gemm(a, b, c, trans_a, False, 1.0, 0.0, n_threads)
+    return c
+
+
+def _spmm(a, b, trans_a, n_threads=1):
+    m = a.shape[1] if trans_a else a.shape[0]
+    c = np.full((m, b.shape[1]), np.nan, a.dtype)
+    _ck().spmm(a, b, c, trans_a, n_threads)
+    return c
+
+
+@pytest.mark.parametrize("trans_a", [False, True], ids=["nn", "tn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_equals_gemm_bitwise_every_thread_count(isa, dtype, trans_a):
+    rng = np.random.default_rng(1)
+    for m, k, n in SHAPES:
+        for density in DENSITIES:
+            a = _sparse(rng, (k, m) if trans_a else (m, k), density, dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            dense = _gemm(a, b, trans_a)
+            for t in THREADS:
+                got = _spmm(a, b, trans_a, t)
+                assert np.array_equal(got, dense), (
+                    f"{isa} {m}x{k}x{n} density={density} threads={t}: "
+                    f"max |diff| {np.nanmax(np.abs(got - dense))}")
+                if t > 1:
+                    assert np.array_equal(got.view(np.uint8), _spmm(a, b, trans_a).view(np.uint8))
+
+
+@pytest.mark.parametrize("trans_a", [False, True], ids=["nn", "tn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matches_reference(dtype, trans_a):
+    rng = np.random.default_rng(2)
+    m, k, n = 45, 300, 70
+    a = _sparse(rng, (k, m) if trans_a else (m, k), 0.2, dtype)
+    b = (rng.standard_normal((k, n)) / 4).astype(dtype)
+    expected = _reference.spmm(a.astype(np.float64), b.astype(np.float64), trans_a)
+    assert_close(_spmm(a, b, trans_a, 2), expected.astype(dtype), dtype, k=k)
+    assert_close(_reference.spmm(a, b, trans_a), expected.astype(dtype), dtype, k=k)
+
+
+@pytest.mark.parametrize("trans_a", [False, True], ids=["nn", "tn"])
+def test_nan_in_a_propagates_inf_in_b_is_skipped(trans_a):
+    # NaN is not zero: it reaches its row of C. A zero element of A skips its row of B,
+    # inf included (documented: the dense GEMM gives NaN there).
+    a = np.zeros((3, 4), np.float32)
+    a[1, 2] = np.nan
+    a[2, 0] = 1.0
+    b = np.ones((4, 5), np.float32)
+    b[3, :] = np.inf
+    if trans_a:
+        got = _spmm(np.ascontiguousarray(a.T), b, True)
+    else:
+        got = _spmm(a, b, False)
+    assert np.all(got[0] == 0) and np.all(np.isnan(got[1])) and np.all(got[2] == 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_count_nonzero(isa, dtype):
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 15, 16, 17, 63, 64, 65, 1000):
+        x = _sparse(rng, (n,), 0.4, dtype)
+        if n > 3:
+            x[0], x[1], x[2] = np.nan, -0.0, np.inf
+        assert _ck().count_nonzero(x) == np.count_nonzero(x) == _reference.count_nonzero(x)
+
+
+@pytest.fixture
+def sparse_density():
+    """Set gd_sparse_max_density for a test, restoring the default after."""
+    old = _ck().sparse_max_density()
+    yield lambda d: _ck().sparse_max_density(d)
+    _ck().sparse_max_density(old)
+
+
+@pytest.mark.parametrize("act", ["relu", "linear", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_layer_same_result_sparse_or_dense(isa, sparse_density, dtype, act):
+    from gradiente._reference import ACTIVATIONS
+
+    a_id = ACTIVATIONS[act]
+    rng = np.random.default_rng(4)
+    m, k, n = 40, 300, 70
+    x = _sparse(rng, (m, k), 0.2, dtype)
+    w = rng.standard_normal((k, n)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    dy = rng.standard_normal((m, n)).astype(dtype)
+    outs = []
+    for density in (0.0, 1.0):  # never, always
+        assert sparse_density(density) is not None
+        y, z = np.empty((m, n), dtype), np.empty((m, n), dtype)
+        _ck().dense_fwd(x, w, b, y, a_id, 2, z)
+        dz = dy.copy()
+        dx, dw, db = np.empty((m, k), dtype), np.empty((k, n), dtype), np.empty(n, dtype)
+        _ck().dense_bwd(x, w, y, dz, dx, dw, db, a_id, 2, z)
+        outs.append((y, dx, dw, db))
+    for first, second in zip(*outs):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_training_same_weights_sparse_or_dense_any_threads(mnist_path, sparse_density):
+    # A first layer on MNIST pixels and ReLU hidden layers: two epochs give the same
+    # weights, bit for bit, whether the products skip zeros or not, on 1 or 2 threads.
+    import gradiente
+    from gradiente import layers, models
+    from gradiente.utils import set_random_seed
+
+    with np.load(mnist_path) as d:
+        x = (d["x_train"][:1500].reshape(-1, 784) / 255.0).astype(np.float32)
+        y = d["y_train"][:1500]
+    runs = []
+    gradiente.set_backend("native")
+    old_threads = gradiente.get_num_threads()
+    try:
+        for density, n_threads in ((0.0, 1), (1.0, 1), (0.5, 2), (0.0, 2)):
+            sparse_density(density)
+            gradiente.set_num_threads(n_threads)
+            set_random_seed(5)
+            model = models.Sequential([
+                layers.Input((784,)), layers.Dense(64, activation="relu"),
+                layers.Dense(32, activation="relu"), layers.Dense(10, activation="softmax")])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+            assert type(model._engine).__name__ == "NativeEngine"
+            runs.append(model.get_weights() + [model.predict(x[:300], verbose=0)])
+    finally:
+        gradiente.set_num_threads(old_threads)
+    for other in runs[1:]:
+        for first, second in zip(runs[0], other):
+            np.testing.assert_array_equal(first, second)
