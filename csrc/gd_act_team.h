@@ -117,7 +117,10 @@ static inline void GD_FN(gd_act_row_bwd)(int64_t n, int act, const GD_T *x, cons
     int64_t j;
     switch (act) {
     case GD_ACT_RELU:
-        for (j = 0; j < n; j++) dx[j] = y[j] > 0 ? dy[j] : (GD_T)0;
+        for (j = 0; j < n; j++) {
+            GD_T d = dy[j]; /* loaded first: a select, not a branch */
+            dx[j] = y[j] > 0 ? d : (GD_T)0;
+        }
         break;
     case GD_ACT_SIGMOID:
         for (j = 0; j < n; j++) dx[j] = dy[j] * y[j] * ((GD_T)1 - y[j]);
@@ -132,10 +135,16 @@ static inline void GD_FN(gd_act_row_bwd)(int64_t n, int act, const GD_T *x, cons
         break;
     }
     case GD_ACT_LEAKY_RELU:
-        for (j = 0; j < n; j++) dx[j] = y[j] > 0 ? dy[j] : GD_LEAKY_SLOPE * dy[j];
+        for (j = 0; j < n; j++) {
+            GD_T d = dy[j];
+            dx[j] = y[j] > 0 ? d : GD_LEAKY_SLOPE * d;
+        }
         break;
     case GD_ACT_ELU: /* x <= 0: exp(x) = y + 1 */
-        for (j = 0; j < n; j++) dx[j] = y[j] > 0 ? dy[j] : dy[j] * (y[j] + (GD_T)1);
+        for (j = 0; j < n; j++) {
+            GD_T d = dy[j], t = y[j];
+            dx[j] = t > 0 ? d : d * (t + (GD_T)1);
+        }
         break;
     case GD_ACT_SELU: /* x <= 0: λα·exp(x) = y + λα */
         for (j = 0; j < n; j++)
@@ -163,10 +172,16 @@ static inline void GD_FN(gd_act_row_bwd)(int64_t n, int act, const GD_T *x, cons
         }
         break;
     case GD_ACT_HARD_SIGMOID:
-        for (j = 0; j < n; j++) dx[j] = (y[j] > 0 && y[j] < 1) ? dy[j] / (GD_T)6 : (GD_T)0;
+        for (j = 0; j < n; j++) {
+            GD_T d = dy[j] / (GD_T)6, t = y[j];
+            dx[j] = (t > 0) & (t < 1) ? d : (GD_T)0;
+        }
         break;
     case GD_ACT_RELU6:
-        for (j = 0; j < n; j++) dx[j] = (y[j] > 0 && y[j] < 6) ? dy[j] : (GD_T)0;
+        for (j = 0; j < n; j++) {
+            GD_T d = dy[j], t = y[j];
+            dx[j] = (t > 0) & (t < 6) ? d : (GD_T)0;
+        }
         break;
     case GD_ACT_EXPONENTIAL:
         for (j = 0; j < n; j++) dx[j] = dy[j] * y[j];
