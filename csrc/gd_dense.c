@@ -13,10 +13,15 @@
 #define GD_DENSE_BLOCK_BYTES (1024.0 * 1024.0)
 #define GD_DENSE_MIN_BLOCK_ROWS 256
 /* The products with X skip its zeros (gd_spmm_*, equal results) when at most this
- * fraction of X's elements are nonzero (gd_sparse_max_density). */
+ * fraction of X's elements are nonzero (gd_sparse_max_density). Measured on the 2-core
+ * AVX-512 machine, 256x1024x1024 float32: the sparse products win below about 0.3
+ * nonzeros (0.71x the GEMM's time at 0.2, 0.8-1.1x at 0.3, 1.1-1.4x at 0.4). */
 #ifndef GD_DENSE_SPARSE_MAX_DENSITY
-#define GD_DENSE_SPARSE_MAX_DENSITY 0.5
+#define GD_DENSE_SPARSE_MAX_DENSITY 0.25
 #endif
+/* ... and when the layer has at least this many outputs: with fewer, the per-nonzero
+ * work is too short to beat the GEMM (measured: 32x128x10 and 256x1024x10 lose). */
+#define GD_DENSE_SPARSE_MIN_COLS 64
 static double gd_sparse_density_ = GD_DENSE_SPARSE_MAX_DENSITY;
 
 double gd_sparse_max_density(double density) {

@@ -18,14 +18,15 @@ static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db
 /* Whether the products with x[m,k] skip its zeros: few enough nonzeros. Every thread
  * of a team counts all of x, so all take the same branch with no synchronisation; the
  * choice changes the speed only (gd_spmm_* equals gd_gemm_* for finite weights). */
-static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, const GD_T *x) {
+static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *x) {
     double elems = (double)m * (double)k;
-    if (elems <= 0) return 0;
+    if (elems <= 0 || n < GD_DENSE_SPARSE_MIN_COLS) return 0;
     return (double)GD_COUNT_NONZERO(m * k, x) <= gd_sparse_density_ * elems;
 }
 
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
-                        const GD_T *b, int act, GD_T *y, GD_T *z, int n_threads) {
+                        const GD_T *b, int act, GD_T *y, GD_T *z, GD_T *scratch,
+                        int n_threads) {
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
     /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
@@ -40,8 +41,8 @@ int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
         GD_T *zb = z != NULL ? z + i0 * n : NULL;
         GD_T *gb = zb != NULL ? zb : yb;
         int st, nt;
-        if (GD_FN(gd_dense_sparse_)(mb, k, x + i0 * k)) {
-            GD_SPMM_NN(mb, n, k, x + i0 * k, w, gb, n_threads);
+        if (scratch != NULL && GD_FN(gd_dense_sparse_)(mb, k, n, x + i0 * k)) {
+            GD_SPMM_NN(mb, n, k, x + i0 * k, w, gb, scratch, n_threads);
         } else {
             st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
             if (st != GD_OK) return st;
@@ -81,7 +82,7 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
     }
     /* dW[k,n] = Xᵀ · dZ, X stored [m,k]; m == 0 gives zeros. */
     if (k > 0 && n > 0) {
-        if (GD_FN(gd_dense_sparse_)(m, k, x)) {
+        if (GD_FN(gd_dense_sparse_)(m, k, n, x)) {
             GD_SPMM_TN(k, n, m, x, dy, dw, n_threads);
         } else {
             st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);

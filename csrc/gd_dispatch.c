@@ -20,7 +20,7 @@
     int gd_gemm_tn_##SFX(int64_t, int64_t, int64_t, T, const T *, int64_t, const T *,    \
                          int64_t, T, T *, int64_t, int);                                 \
     int gd_gemm_reserve_##SFX(void);                                                     \
-    void gd_spmm_nn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
+    void gd_spmm_nn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, T *, int);\
     void gd_spmm_tn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
     int64_t gd_count_nonzero_##SFX(int64_t, const T *);
 GD_GEMM_PROTOS(float, f32_generic)
@@ -40,6 +40,10 @@ typedef void (*gd_spmm_f32_fn)(int64_t, int64_t, int64_t, const float *, const f
                                float *, int);
 typedef void (*gd_spmm_f64_fn)(int64_t, int64_t, int64_t, const double *, const double *,
                                double *, int);
+typedef void (*gd_spnn_f32_fn)(int64_t, int64_t, int64_t, const float *, const float *,
+                               float *, float *, int);
+typedef void (*gd_spnn_f64_fn)(int64_t, int64_t, int64_t, const double *, const double *,
+                               double *, double *, int);
 
 /* The table: one slot per (kernel, dtype), each with the ISA it holds. */
 static struct {
@@ -47,8 +51,10 @@ static struct {
     gd_gemm_f64_fn nn_f64, nt_f64, tn_f64;
     int isa_f32, isa_f64;
     int (*reserve_f32)(void), (*reserve_f64)(void);
-    gd_spmm_f32_fn spnn_f32, sptn_f32;
-    gd_spmm_f64_fn spnn_f64, sptn_f64;
+    gd_spnn_f32_fn spnn_f32;
+    gd_spmm_f32_fn sptn_f32;
+    gd_spnn_f64_fn spnn_f64;
+    gd_spmm_f64_fn sptn_f64;
     int64_t (*nnz_f32)(int64_t, const float *);
     int64_t (*nnz_f64)(int64_t, const double *);
 } gd_table = {
@@ -225,15 +231,17 @@ int gd_gemm_reserve_f32(void) { return gd_table.reserve_f32(); }
 int gd_gemm_reserve_f64(void) { return gd_table.reserve_f64(); }
 
 /* ---- the products that skip A's zeros, and the count that chooses them ---------- */
-#define GD_SPMM_PUBLIC(L, T, SFX)                                                        \
-    void gd_spmm_##L##_##SFX(int64_t m, int64_t n, int64_t k, const T *a, const T *b,    \
-                             T *c, int n_threads) {                                      \
-        gd_table.sp##L##_##SFX(m, n, k, a, b, c, n_threads);                             \
+#define GD_SPMM_PUBLIC(T, SFX)                                                           \
+    void gd_spmm_nn_##SFX(int64_t m, int64_t n, int64_t k, const T *a, const T *b, T *c, \
+                          T *scratch, int n_threads) {                                   \
+        gd_table.spnn_##SFX(m, n, k, a, b, c, scratch, n_threads);                       \
+    }                                                                                    \
+    void gd_spmm_tn_##SFX(int64_t m, int64_t n, int64_t k, const T *a, const T *b, T *c, \
+                          int n_threads) {                                               \
+        gd_table.sptn_##SFX(m, n, k, a, b, c, n_threads);                                \
     }
-GD_SPMM_PUBLIC(nn, float, f32)
-GD_SPMM_PUBLIC(tn, float, f32)
-GD_SPMM_PUBLIC(nn, double, f64)
-GD_SPMM_PUBLIC(tn, double, f64)
+GD_SPMM_PUBLIC(float, f32)
+GD_SPMM_PUBLIC(double, f64)
 
 int64_t gd_count_nonzero_f32(int64_t n, const float *x) { return gd_table.nnz_f32(n, x); }
 int64_t gd_count_nonzero_f64(int64_t n, const double *x) { return gd_table.nnz_f64(n, x); }

@@ -138,8 +138,9 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
         if (L->kind == GD_OP_DENSE) {
             const GD_T *b = L->b_off >= 0 ? params + L->b_off : 0;
             GD_T *z = gd_act_needs_input(act) ? w->z[l] : 0;
+            /* scratch for a sparse input's products: the gradient buffer, idle now */
             int s = GD_FN(gd_dense_fwd)(m, L->n_in, L->n_out, in, params + L->w_off, b, act,
-                                        w->a[l], z, nt);
+                                        w->a[l], z, w->d[1], nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (training && L->rate > 0) {

@@ -145,10 +145,10 @@ TEAM_HARNESS = r"""
 #include "gradiente/gd_kernels.h"
 #define TEAM(T, S)                                                                    \
 int team_dense_fwd_##S(int nt, int64_t m, int64_t k, int64_t n, const T *x,           \
-                       const T *w, const T *b, int act, T *y, T *z) {                 \
+                       const T *w, const T *b, int act, T *y, T *z, T *scratch) {     \
     int st = 0;                                                                       \
     _Pragma("omp parallel num_threads(nt)")                                           \
-    { int s = gd_dense_fwd_##S(m, k, n, x, w, b, act, y, z, nt);                      \
+    { int s = gd_dense_fwd_##S(m, k, n, x, w, b, act, y, z, scratch, nt);             \
       _Pragma("omp master") st = s; }                                                 \
     return st;                                                                        \
 }                                                                                     \
@@ -234,13 +234,18 @@ def _i(v):
     return ctypes.c_int64(v)
 
 
+@pytest.mark.parametrize("sparse_x", [False, True], ids=["dense_x", "sparse_x"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("team", [2, 3])
-def test_kernels_share_an_enclosing_team(team_lib, rng, dtype, team):
+def test_kernels_share_an_enclosing_team(team_lib, rng, dtype, team, sparse_x):
+    # sparse_x: 15% nonzeros, k past one segment, so the dense layer multiplies
+    # through gd_spmm_* (its two k segments split across the team)
     sfx = "f32" if dtype == np.float32 else "f64"
     fn = lambda name: getattr(team_lib, f"team_{name}_{sfx}")  # noqa: E731
-    m, k, n = 301, 67, 263
+    m, k, n = (301, 200, 263) if sparse_x else (301, 67, 263)
     x = rng.standard_normal((m, k)).astype(dtype)
+    if sparse_x:
+        x *= rng.random((m, k)) < 0.15
     w = rng.standard_normal((k, n)).astype(dtype)
     b = rng.standard_normal(n).astype(dtype)
     dy = rng.standard_normal((m, n)).astype(dtype)
@@ -248,8 +253,9 @@ def test_kernels_share_an_enclosing_team(team_lib, rng, dtype, team):
         y1, y2 = np.empty((m, n), dtype), np.full((m, n), np.nan, dtype)
         z1, z2 = np.empty((m, n), dtype), np.full((m, n), np.nan, dtype)
         ck.dense_fwd(x, w, b, y1, act, 1, z1)
+        scratch = np.full((m, n), np.nan, dtype)
         assert fn("dense_fwd")(team, _i(m), _i(k), _i(n), _p(x), _p(w), _p(b), act, _p(y2),
-                               _p(z2)) == 0
+                               _p(z2), _p(scratch)) == 0
         np.testing.assert_array_equal(y1, y2)
         np.testing.assert_array_equal(z1, z2)
         dz1, dz2 = dy.copy(), dy.copy()

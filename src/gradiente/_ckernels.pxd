@@ -30,11 +30,11 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
                        const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int n_threads)
 
     void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                        float *c, int n_threads)
+                        float *c, float *scratch, int n_threads)
     void gd_spmm_tn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                         float *c, int n_threads)
     void gd_spmm_nn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
-                        double *c, int n_threads)
+                        double *c, double *scratch, int n_threads)
     void gd_spmm_tn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
                         double *c, int n_threads)
     double gd_sparse_max_density(double density)
@@ -49,9 +49,11 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double *y,
                         const double *dy, double *dx, int n_threads)
     int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                         const float *b, int act, float *y, float *z, int n_threads)
+                         const float *b, int act, float *y, float *z, float *scratch,
+                         int n_threads)
     int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                         const double *b, int act, double *y, double *z, int n_threads)
+                         const double *b, int act, double *y, double *z, double *scratch,
+                         int n_threads)
     int gd_dense_bwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
                          const float *y, const float *z, float *dy, int act, float *dx,
                          float *dw, float *db, int n_threads)

@@ -9,6 +9,8 @@ above have done it.
 from libc.stdint cimport int64_t, int32_t
 from cython cimport floating
 
+import numpy as _np
+
 cdef extern from *:
     """
     #ifndef GD_COMPILER_ID

@@ -50,6 +50,7 @@ def spmm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
     if m == 0 or n == 0:
         return
+    cdef floating[::1] scratch = _np.empty(max(m * n, 1), _np.float32 if floating is float else _np.float64)
     cdef const floating *ap = &a[0, 0] if a.shape[0] * a.shape[1] > 0 else NULL
     cdef const floating *bp = &b[0, 0] if b.shape[0] * b.shape[1] > 0 else NULL
     cdef floating *cp = &c[0, 0]
@@ -58,12 +59,12 @@ def spmm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
             if trans_a:
                 gd_spmm_tn_f32(m, n, k, ap, bp, cp, n_threads)
             else:
-                gd_spmm_nn_f32(m, n, k, ap, bp, cp, n_threads)
+                gd_spmm_nn_f32(m, n, k, ap, bp, cp, &scratch[0], n_threads)
         else:
             if trans_a:
                 gd_spmm_tn_f64(m, n, k, ap, bp, cp, n_threads)
             else:
-                gd_spmm_nn_f64(m, n, k, ap, bp, cp, n_threads)
+                gd_spmm_nn_f64(m, n, k, ap, bp, cp, &scratch[0], n_threads)
 
 
 def count_nonzero(const floating[::1] x):

@@ -43,10 +43,12 @@ def act_bwd(const floating[:, ::1] y, const floating[:, ::1] dy, floating[:, ::1
             gd_act_bwd_f64(m, n, act, xp, &y[0, 0], &dy[0, 0], &dx[0, 0], n_threads)
 
 
+
 def dense_fwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
               floating[:, ::1] y, int act, int n_threads, floating[:, ::1] z=None):
     """y = act(x · w + b); b may be None; z (or None) receives x · w + b."""
     cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
+    cdef floating[::1] scratch = _np.empty(max(m * n, 1), _np.float32 if floating is float else _np.float64)
     cdef const floating *xp = &x[0, 0] if m * k > 0 else NULL
     cdef const floating *wp = &w[0, 0] if k * n > 0 else NULL
     cdef const floating *bp = &b[0] if b is not None and n > 0 else NULL
@@ -58,9 +60,11 @@ def dense_fwd(const floating[:, ::1] x, const floating[:, ::1] w, const floating
         zp = &z[0, 0]
     with nogil:
         if floating is float:
-            status = gd_dense_fwd_f32(m, k, n, xp, wp, bp, act, &y[0, 0], zp, n_threads)
+            status = gd_dense_fwd_f32(m, k, n, xp, wp, bp, act, &y[0, 0], zp, &scratch[0],
+                                      n_threads)
         else:
-            status = gd_dense_fwd_f64(m, k, n, xp, wp, bp, act, &y[0, 0], zp, n_threads)
+            status = gd_dense_fwd_f64(m, k, n, xp, wp, bp, act, &y[0, 0], zp, &scratch[0],
+                                      n_threads)
     _check(status)
 
 

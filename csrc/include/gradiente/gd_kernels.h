@@ -82,29 +82,34 @@ int gd_max_threads(void);
 int gd_gemm_reserve_f32(void);
 int gd_gemm_reserve_f64(void);
 
-/* gd_spmm_<layout>_<dtype>: the GEMM's product for a left operand that is mostly
- * zeros (the pixels of images, a ReLU layer's output), skipping its zero elements.
+/* gd_spmm_<layout>_<dtype>: products whose left operand is mostly zeros (the pixels
+ * of images, a ReLU layer's output), skipping its zero elements.
  *   math     : nn: C[m,n] = A[m,k] · B[k,n];  tn: C[m,n] = Aᵀ · B, A stored [k,m]
- *              (alpha = 1, beta = 0 of gd_gemm_*)
  *   layout   : row-major, contiguous (leading dimension = stored column count)
- *   aliasing : C overlaps neither A nor B
- *   outputs  : C overwritten, never read; any of m, n, k may be 0 (k == 0: C = 0)
- *   numerics : each C(i,j) is gd_gemm_*'s sum less its terms whose A element is zero
- *              (same KC blocks, same order, same fused multiply-adds), so C equals
- *              gd_gemm_*'s C on the same ISA while B is finite (the dense product
- *              turns 0·inf into NaN; this one skips it); signed zeros may differ
- *   threads  : rows of C split across threads (gd_static_range, grain 1); inside a
- *              parallel region every thread of the team makes the same call and all
- *              meet at a barrier, as gd_gemm_*; bitwise identical for any n_threads
+ *   aliasing : C overlaps none of A, B, scratch
+ *   outputs  : C overwritten, never read; any of m, n, k may be 0 (k == 0: C = 0);
+ *              nn: scratch[m*n] is overwritten (needed when k >= 128, else unused)
+ *   numerics : tn: each C(i,j) is gd_gemm_tn's sum less its terms whose A element is
+ *              zero (same KC blocks, order and fused multiply-adds), so C equals
+ *              gd_gemm_tn's C while B is finite (the dense product turns 0·inf into
+ *              NaN; this one skips it). nn: C = S_lo + S_hi, the same for the k
+ *              segments [0, cut) and [cut, k), cut = k/2 rounded to a multiple of 16
+ *              (k below 128: one segment, C equals gd_gemm_nn's C). Signed zeros
+ *              may differ from the GEMM's.
+ *   threads  : inside a parallel region every thread of the team makes the same call
+ *              and all meet at a barrier, as gd_gemm_*; bitwise identical for any
+ *              n_threads. Two or more threads split the first layer's weights in
+ *              halves at the cut: the even threads read and write B's (nn) and C's
+ *              (tn) rows below it, the odd ones the rest.
  *   cost     : about nnz(A)·n multiply-adds plus one compare per element of A; it
- *              beats the dense GEMM below roughly half nonzeros (see gd_dense_fwd)
+ *              beats the dense GEMM below about a quarter nonzeros (gd_dense_fwd)
  */
 void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                    float *c, int n_threads);
+                    float *c, float *scratch, int n_threads);
 void gd_spmm_tn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                     float *c, int n_threads);
 void gd_spmm_nn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
-                    double *c, int n_threads);
+                    double *c, double *scratch, int n_threads);
 void gd_spmm_tn_f64(int64_t m, int64_t n, int64_t k, const double *a, const double *b,
                     double *c, int n_threads);
 /* gd_sparse_max_density: the largest fraction of nonzero elements of a dense layer's
@@ -196,7 +201,10 @@ void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double
  *   shapes   : X[m,k] W[k,n] b[n] (b may be NULL) -> Y[m,n], Z[m,n] (z may be NULL;
  *              gd_dense_bwd needs it when gd_act_needs_input(act))
  *   layout   : row-major, contiguous
- *   aliasing : Y and Z overlap no input and each other
+ *   aliasing : Y, Z and scratch overlap no input and each other
+ *   sparse X : with scratch[m*n] (may be NULL: never), a block of X with at most
+ *              gd_sparse_max_density nonzeros (n >= 64) goes through gd_spmm_nn
+ *              instead of the GEMM (see its numerics); scratch is overwritten
  *   threads  : per block of rows (about 1 MiB of Y, at least 256 rows): the NN GEMM
  *              (its own split, into Z when given, else Y), then bias + activation over
  *              the block's rows while they are in cache (as gd_act_fwd;
@@ -204,9 +212,11 @@ void gd_act_bwd_f64(int64_t m, int64_t n, int act, const double *x, const double
  *   returns  : GD_OK or GD_ENOMEM (GEMM workspace)
  */
 int gd_dense_fwd_f32(int64_t m, int64_t k, int64_t n, const float *x, const float *w,
-                     const float *b, int act, float *y, float *z, int n_threads);
+                     const float *b, int act, float *y, float *z, float *scratch,
+                     int n_threads);
 int gd_dense_fwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const double *w,
-                     const double *b, int act, double *y, double *z, int n_threads);
+                     const double *b, int act, double *y, double *z, double *scratch,
+                     int n_threads);
 
 /* gd_dense_bwd_<dtype>: dense layer backward, one batch.
  *   math     : dZ = dY ⊙ act'(Z) (from Y, and Z; written over dY) ; dX = dZ · Wᵀ ;
