@@ -129,28 +129,28 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, in
 #undef GD_BL
 }
 
-/* The columns [0, n) of one row of C by passes of GD_SP_NB columns. Without masked
- * registers, the last n % VL columns are summed one by one with the same chain. */
-static void GD_FN(gd_sp_row_)(const uint64_t *words, int nw, const T *a, int64_t sa,
-                              const T *b, int64_t ldb, int64_t n, T *c, int first) {
-    int64_t j0 = 0;
-    for (; j0 + GD_SP_NB <= n; j0 += GD_SP_NB)
-        GD_FN(gd_sp_pass_)(GD_SP_NV, 0, VL, words, nw, a, sa, b + j0, ldb, c + j0, first);
-    int64_t rest = n - j0;
-    if (rest <= 0) return;
+/* Columns [0, w) of one row of C, w <= GD_SP_NB: one pass (b and c already at the
+ * pass's first column). Without masked registers, the last w % VL columns are summed
+ * one by one with the same chain. */
+static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_t sa,
+                               const T *b, int64_t ldb, int64_t w, T *c, int first) {
+    if (w == GD_SP_NB) {
+        GD_FN(gd_sp_pass_)(GD_SP_NV, 0, VL, words, nw, a, sa, b, ldb, c, first);
+        return;
+    }
 #if GD_HAS_MASK
-    int nv = (int)((rest + VL - 1) / VL), nl = (int)(rest - (int64_t)(nv - 1) * VL);
+    int nv = (int)((w + VL - 1) / VL), nl = (int)(w - (int64_t)(nv - 1) * VL);
     int part = nl < VL;
 #else
-    int nv = (int)(rest / VL), nl = VL, part = 0;
+    int nv = (int)(w / VL), nl = VL, part = 0;
 #endif
     switch (nv) {
 #define GD_CASE(v)                                                                       \
     case (v) + 1:                                                                        \
         if (part)                                                                        \
-            GD_FN(gd_sp_pass_)((v) + 1, 1, nl, words, nw, a, sa, b + j0, ldb, c + j0, first); \
+            GD_FN(gd_sp_pass_)((v) + 1, 1, nl, words, nw, a, sa, b, ldb, c, first);      \
         else                                                                             \
-            GD_FN(gd_sp_pass_)((v) + 1, 0, VL, words, nw, a, sa, b + j0, ldb, c + j0, first); \
+            GD_FN(gd_sp_pass_)((v) + 1, 0, VL, words, nw, a, sa, b, ldb, c, first);      \
         break;
         GD_SP_REGS(GD_CASE)
 #undef GD_CASE
@@ -159,7 +159,7 @@ static void GD_FN(gd_sp_row_)(const uint64_t *words, int nw, const T *a, int64_t
     }
 #if !GD_HAS_MASK
     /* scalar tail (the generic variant, whose V_FMA is plain operators) */
-    for (int64_t j = j0 + (int64_t)nv * VL; j < n; j++) {
+    for (int64_t j = (int64_t)nv * VL; j < w; j++) {
         T s = 0;
         for (int q = 0; q < nw; q++) {
             uint64_t wq = words[q];
@@ -175,25 +175,37 @@ static void GD_FN(gd_sp_row_)(const uint64_t *words, int nw, const T *a, int64_t
 }
 
 /* Rows [r0, r1) of the product of A[m, k]'s columns [k0, k1) by B's rows [k0, k1),
- * into c (row stride n): the GEMM's sum over that segment, KC blocks from k0. */
+ * into c (row stride n): the GEMM's sum over that segment, KC blocks from k0. Per KC
+ * block and block of GD_SP_NN_ROWS rows, the pass over each GD_SP_NB columns runs
+ * over all the rows, so that B's kc x GD_SP_NB panel stays in cache across rows. */
+#ifndef GD_SP_NN_ROWS
+#define GD_SP_NN_ROWS 64
+#endif
 static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k,
                                     int64_t k0, int64_t k1, const T *a, const T *b, T *c) {
-    uint64_t words[GD_SP_WORDS];
-    for (int64_t r = r0; r < r1; r++) {
-        const T *ar = a + r * k;
-        T *cr = c + r * n;
-        if (k1 <= k0) {
-            for (int64_t j = 0; j < n; j++) cr[j] = 0;
-            continue;
-        }
-        for (int64_t pc = k0; pc < k1; pc += KC) {
-            int64_t kc = k1 - pc < KC ? k1 - pc : KC;
-            int nw = (int)((kc + 63) / 64);
-            for (int q = 0; q < nw; q++) {
-                int64_t len = kc - (int64_t)q * 64 < 64 ? kc - (int64_t)q * 64 : 64;
-                words[q] = GD_FN(gd_nz_word_)(ar + pc + (int64_t)q * 64, len);
+    uint64_t words[GD_SP_NN_ROWS][GD_SP_WORDS];
+    if (k1 <= k0) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t j = 0; j < n; j++) c[r * n + j] = 0;
+        return;
+    }
+    for (int64_t pc = k0; pc < k1; pc += KC) {
+        int64_t kc = k1 - pc < KC ? k1 - pc : KC;
+        int nw = (int)((kc + 63) / 64);
+        for (int64_t rb = r0; rb < r1; rb += GD_SP_NN_ROWS) {
+            int64_t rn = r1 - rb < GD_SP_NN_ROWS ? r1 - rb : GD_SP_NN_ROWS;
+            for (int64_t r = 0; r < rn; r++)
+                for (int q = 0; q < nw; q++) {
+                    int64_t len = kc - (int64_t)q * 64 < 64 ? kc - (int64_t)q * 64 : 64;
+                    words[r][q] = GD_FN(gd_nz_word_)(a + (rb + r) * k + pc + (int64_t)q * 64,
+                                                     len);
+                }
+            for (int64_t j0 = 0; j0 < n; j0 += GD_SP_NB) {
+                int64_t w = n - j0 < GD_SP_NB ? n - j0 : GD_SP_NB;
+                for (int64_t r = 0; r < rn; r++)
+                    GD_FN(gd_sp_cols_)(words[r], nw, a + (rb + r) * k + pc, 1,
+                                       b + pc * n + j0, n, w, c + (rb + r) * n + j0, pc == k0);
             }
-            GD_FN(gd_sp_row_)(words, nw, ar + pc, 1, b + pc * n, n, n, cr, pc == k0);
         }
     }
 }
@@ -206,7 +218,10 @@ static void GD_FN(gd_spmm_add_rows_)(int64_t r0, int64_t r1, int64_t n, T *c, co
 /* Rows [r0, r1) of C[m, n] = Aᵀ·B, A stored [k, m], B [k, n]. */
 static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n,
                                     int64_t k, const T *a, const T *b, T *c) {
-    uint64_t cols[GD_SP_WORDS][GD_SP_TN_COLS];
+    /* bit p % 32 of cols[p / 32][j]: a(pc + p, c0 + j) != 0, built a row of A at a
+     * time with a branch-free loop the compiler vectorises (a compare and a masked or
+     * per register of A's row) */
+    uint32_t cols[2 * GD_SP_WORDS][GD_SP_TN_COLS];
     uint64_t words[GD_SP_WORDS];
     if (k == 0) {
         for (int64_t r = r0; r < r1; r++)
@@ -217,23 +232,42 @@ static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n
         int64_t w = r1 - c0 < GD_SP_TN_COLS ? r1 - c0 : GD_SP_TN_COLS;
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
-            int nw = (int)((kc + 63) / 64);
-            for (int q = 0; q < nw; q++)
-                for (int64_t j = 0; j < w; j++) cols[q][j] = 0;
-            /* bit (p - pc) of column j: a(p, c0 + j) != 0 */
+            int nw = (int)((kc + 63) / 64), ng = (int)((kc + 31) / 32);
+            for (int g = 0; g < ng; g++)
+                for (int64_t j = 0; j < w; j++) cols[g][j] = 0;
             for (int64_t p = 0; p < kc; p++) {
-                uint64_t bits = GD_FN(gd_nz_word_)(a + (pc + p) * m + c0, w);
-                uint64_t bit = (uint64_t)1 << (p & 63);
-                int q = (int)(p >> 6);
-                while (bits) {
-                    cols[q][GD_CTZ64(bits)] |= bit;
-                    bits &= bits - 1;
-                }
+                const T *row = a + (pc + p) * m + c0;
+                uint32_t *cg = cols[p >> 5], bit = (uint32_t)1 << (p & 31);
+                for (int64_t j = 0; j < w; j++) cg[j] |= row[j] != (T)0 ? bit : 0u;
             }
-            for (int64_t j = 0; j < w; j++) {
-                for (int q = 0; q < nw; q++) words[q] = cols[q][j];
-                GD_FN(gd_sp_row_)(words, nw, a + pc * m + c0 + j, m, b + pc * n, n, n,
-                                  c + (c0 + j) * n, pc == 0);
+            /* each pass over GD_SP_NB columns runs over the chunk's columns of A, so
+             * that B's kc x GD_SP_NB panel stays in cache; an all-zero column of A
+             * gives zeros (its chain is empty) */
+            for (int64_t j0 = 0; j0 < n; j0 += GD_SP_NB) {
+                int64_t wc = n - j0 < GD_SP_NB ? n - j0 : GD_SP_NB;
+                for (int64_t j = 0; j < w; j++) {
+                    uint64_t any = 0;
+                    for (int q = 0; q < nw; q++) {
+                        uint64_t hi = 2 * q + 1 < ng ? cols[2 * q + 1][j] : 0u;
+                        words[q] = (uint64_t)cols[2 * q][j] | hi << 32;
+                        any |= words[q];
+                    }
+                    T *cj = c + (c0 + j) * n + j0;
+                    if (!any && pc == 0) {
+                        if (wc == GD_SP_NB) { /* unrolled: GCC turns a loop into a
+                                                 memset, whose rep stos costs more */
+#define GD_Z(v) V_STORE(cj + (v) * VL, V_ZERO());
+                            GD_SP_REGS(GD_Z)
+#undef GD_Z
+                        } else {
+                            for (int64_t t = 0; t < wc; t++) cj[t] = 0;
+                        }
+                        continue;
+                    }
+                    if (!any) continue; /* adds zero */
+                    GD_FN(gd_sp_cols_)(words, nw, a + pc * m + c0 + j, m, b + pc * n + j0, n,
+                                       wc, cj, pc == 0);
+                }
             }
         }
     }
