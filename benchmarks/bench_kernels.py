@@ -126,6 +126,27 @@ def gemm_case(m, k, n):
     return Case("gemm_nn", f"{m}x{k}x{n}", make, c, numpy)
 
 
+def spmm_case(m, k, n, trans_a, density=0.19):
+    """The products of a first layer on images (gd_spmm_*): X has MNIST's fraction of
+    nonzero pixels (0.19), at random places; the twin is numpy.matmul."""
+    def make(rng):
+        x = _r(rng, m, k) * (rng.random((m, k)) < density)
+        b = _r(rng, m, n) if trans_a else _r(rng, k, n)
+        return dict(x=x.astype(DTYPE), b=b, c=np.empty((k, n) if trans_a else (m, n), DTYPE))
+
+    def c(a, nt):
+        from gradiente import _ckernels as ck
+        return lambda: ck.spmm(a["x"], a["b"], a["c"], trans_a, nt)
+
+    def numpy(a):
+        if trans_a:
+            return lambda: np.matmul(a["x"].T, a["b"])
+        return lambda: np.matmul(a["x"], a["b"])
+
+    return Case("spmm_tn" if trans_a else "spmm_nn", f"{m}x{k}x{n} density {density}", make, c,
+                numpy)
+
+
 def softmax_xent_case(m, n):
     from gradiente import _reference as ref
 
@@ -219,6 +240,9 @@ def make_cases(args):
             for i, (k, n) in enumerate(layers):
                 act = "linear" if i == len(layers) - 1 else "relu"  # logits feed the fused CE
                 add(gemm_case(m, k, n))
+                if i == 0:  # the layer on pixels: its products skip the zeros
+                    add(spmm_case(m, k, n, False))
+                    add(spmm_case(m, k, n, True))
                 add(dense_fwd_case(m, k, n, act))
                 add(dense_bwd_case(m, k, n, act, need_dx=i > 0))
         n_out = 10

@@ -39,7 +39,8 @@ if [ "$#" -eq 0 ]; then
         tests/test_engine_native.py tests/test_engine_vs_layers.py \
         tests/test_threads_determinism.py tests/test_api_fit.py tests/test_api_model.py \
         tests/test_api_training.py tests/test_validation_battery.py tests/test_saving.py \
-        tests/test_divergence.py tests/test_pythreads.py -q -x -p no:cacheprovider
+        tests/test_divergence.py tests/test_pythreads.py tests/test_spmm.py -q -x \
+        -p no:cacheprovider
 fi
 
 echo "== pytest under ASan+UBSan: $*"
