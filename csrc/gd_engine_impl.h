@@ -108,24 +108,6 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
     }
 }
 
-/* Asks the cache for input rows [start, start + m) (through index), which the next
- * step gathers: shuffled rows come from anywhere in the data set, and their loads
- * would otherwise wait on memory inside the next step. Each thread takes a share. */
-static void GD_FN(gd_prefetch_rows)(const gd_engine_t *e, int64_t start, int64_t m) {
-#if defined(__GNUC__) || defined(__clang__)
-    const GD_T *x = (const GD_T *)e->x;
-    int64_t F = e->n_features, line = 64 / (int64_t)sizeof(GD_T);
-    GD_PRAGMA(omp for schedule(static) nowait)
-    for (int64_t i = 0; i < m; i++) {
-        int64_t r = e->index ? e->index[start + i] : start + i;
-        const GD_T *src = x + r * F;
-        for (int64_t j = 0; j < F; j += line) __builtin_prefetch(src + j, 0, 1);
-    }
-#else
-    (void)e; (void)start; (void)m;
-#endif
-}
-
 /* Forward through every op; returns the last op's output (logits when fused). */
 static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *in,
                              int64_t m, int fold_softmax, int training, int nt,
@@ -385,8 +367,6 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             int64_t m = end - r0 < batch ? end - r0 : batch;
             const GD_T *y = 0;
             GD_FN(gd_gather)(e, &w, r0, m, 1);
-            if (r0 + m < end && s + 1 < n_steps)
-                GD_FN(gd_prefetch_rows)(e, r0 + m, end - r0 - m < batch ? end - r0 - m : batch);
             int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
