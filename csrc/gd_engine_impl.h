@@ -383,14 +383,32 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
     return status;
 }
 
+/* Whether rows [r0, r0 + m) of the input (through index) are all finite; this
+ * thread's share, the team's answer in *bad after the loop's barrier. */
+static void GD_FN(gd_check_rows)(const gd_engine_t *e, int64_t r0, int64_t m, int *bad) {
+    const GD_T *x = (const GD_T *)e->x;
+    int64_t F = e->n_features;
+    GD_PRAGMA(omp for schedule(static))
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = e->index ? e->index[r0 + i] : r0 + i;
+        const GD_T *row = x + r * F;
+        int found = 0;
+        for (int64_t j = 0; j < F; j++) found |= (row[j] - row[j]) != 0; /* NaN, inf */
+        if (found) {
+            GD_PRAGMA(omp atomic write)
+            *bad = 1;
+        }
+    }
+}
+
 int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
                           int64_t batch, int with_loss, double *sums, void *out,
-                          int n_threads) {
+                          int check_x, int n_threads) {
     if (batch < 1 || batch > e->max_batch || count < 0 || start < 0 ||
         start + count > e->n_samples || e->n_layers < 1 ||
         e->n_layers > GD_ENGINE_MAX_LAYERS)
         return GD_EINVAL;
-    int status = GD_OK;
+    int status = GD_OK, bad = 0;
     int nt = n_threads < 1 ? 1 : n_threads;
     int64_t O = e->n_outputs;
     GD_PRAGMA(omp parallel num_threads(nt))
@@ -400,6 +418,13 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
         int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
         for (int64_t r0 = start; run && r0 < start + count; r0 += batch) {
             int64_t m = start + count - r0 < batch ? start + count - r0 : batch;
+            if (check_x) {
+                GD_FN(gd_check_rows)(e, r0, m, &bad); /* ends in the loop's barrier */
+                int stop;
+                GD_PRAGMA(omp atomic read)
+                stop = bad;
+                if (stop) break; /* every thread read the same value */
+            }
             const GD_T *y = 0;
             const GD_T *in;
             if (e->index || with_loss) {
@@ -428,7 +453,7 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
             }
         }
     }
-    return status;
+    return bad ? GD_ENONFINITE : status;
 }
 
 #undef GD_CAT2

@@ -276,3 +276,36 @@ def test_thread_chooser_pools_short_calls():
         assert 2 not in tc.state[key]["times"]
     tc.record(key, 2, 1e-3, 1)
     assert tc.state[key]["times"][2] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("backend", ["native", "numpy"])
+@pytest.mark.parametrize("bad_row", [0, 37, 4999])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_predict_reports_nonfinite_input_wherever_it_is(backend, bad_row, value):
+    # The C engine checks the rows as it reads them, batch by batch (no separate pass):
+    # a bad value in any batch, even the last run's, gets the same ValueError as the
+    # up-front check of the NumPy engine, naming the argument and the count.
+    import gradiente
+    from gradiente import layers, models
+
+    gradiente.set_backend(backend)
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.random((5000, 20)).astype(np.float32)
+        model = models.Sequential([layers.Input((20,)), layers.Dense(8, activation="relu"),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        before = [w.copy() for w in model.get_weights()]
+        good = model.predict(x, verbose=0)
+        x[bad_row, 3] = value
+        x[bad_row // 2, 5] = value
+        with pytest.raises(ValueError, match=r"predict\(x=\.\.\.\) contains NaN or infinity "
+                                             r"\(2 values\)|\(1 values\)"):
+            model.predict(x, verbose=0)
+        for a, b in zip(before, model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        x[bad_row, 3] = x[bad_row // 2, 5] = 0.5
+        again = model.predict(x, verbose=0)
+        np.testing.assert_array_equal(again[bad_row + 1:], good[bad_row + 1:])
+    finally:
+        gradiente.set_backend("native")

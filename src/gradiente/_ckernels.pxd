@@ -5,6 +5,7 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     int GD_OK
     int GD_ENOMEM
     int GD_EINVAL
+    int GD_ENONFINITE
     int GD_ISA_GENERIC
     int GD_ISA_AVX2
     int GD_ISA_AVX512
@@ -215,6 +216,6 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     int gd_engine_train_f64(const gd_engine_t *e, int64_t start, int64_t n_steps, int64_t batch,
                             double *sums, int n_threads)
     int gd_engine_eval_f32(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
-                           int with_loss, double *sums, void *out, int n_threads)
+                           int with_loss, double *sums, void *out, int check_x, int n_threads)
     int gd_engine_eval_f64(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
-                           int with_loss, double *sums, void *out, int n_threads)
+                           int with_loss, double *sums, void *out, int check_x, int n_threads)

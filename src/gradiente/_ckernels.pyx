@@ -59,7 +59,13 @@ def compiler():
     return GD_COMPILER_ID.decode()
 
 
+class NonFiniteInput(ValueError):
+    """The engine found NaN or inf in its input rows (gd_engine_eval with check_x)."""
+
+
 cdef inline void _check(int status) except *:
+    if status == GD_ENONFINITE:
+        raise NonFiniteInput("the input holds NaN or infinity")
     if status == GD_ENOMEM:
         raise MemoryError("gradiente: a kernel could not allocate its workspace")
     elif status != GD_OK:

@@ -248,14 +248,14 @@ cdef class EngineCore:
         _check(status)
 
     def eval(self, int64_t start, int64_t count, int64_t batch, bint with_loss,
-             double[::1] sums, out, int n_threads):
+             double[::1] sums, out, int n_threads, bint check_x=False):
         cdef int status
         cdef void *op = _ptr(out, self.f64) if out is not None else NULL
         with nogil:
             if self.f64:
                 status = gd_engine_eval_f64(&self.e, start, count, batch, with_loss, &sums[0],
-                                            op, n_threads)
+                                            op, check_x, n_threads)
             else:
                 status = gd_engine_eval_f32(&self.e, start, count, batch, with_loss, &sums[0],
-                                            op, n_threads)
+                                            op, check_x, n_threads)
         _check(status)

@@ -234,7 +234,10 @@ class NativeEngine:
         self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])  # rows
         return sums
 
-    def _eval(self, x, y, sample_weight, batch_size, with_loss, out):
+    #: predict's input rows are checked for NaN and inf by the engine as it reads them
+    checks_finite = True
+
+    def _eval(self, x, y, sample_weight, batch_size, with_loss, out, check_x=False):
         self._set_data(x, y, sample_weight, None)
         self._core.ensure_workspace(batch_size)
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
@@ -249,7 +252,7 @@ class NativeEngine:
             nt = self._threads.pick(key, n_max)
             t0 = time.perf_counter()
             self._core.eval(lo, count, batch_size, with_loss, sums,
-                            None if out is None else out[lo:lo + count], nt)
+                            None if out is None else out[lo:lo + count], nt, check_x)
             self._threads.record(key, nt, time.perf_counter() - t0, count)
             lo += count
         return sums
@@ -271,11 +274,13 @@ class NativeEngine:
             finally:
                 self._release_data()
 
-    def predict(self, x, batch_size):
+    def predict(self, x, batch_size, check_x=False):
+        """The outputs for x; with check_x, raises _ckernels.NonFiniteInput at a batch
+        with NaN or inf."""
         out = np.empty((x.shape[0], self.plan.n_out), dtype=self.plan.dtype)
         with self._lock:
             try:
-                self._eval(x, None, None, batch_size, False, out)
+                self._eval(x, None, None, batch_size, False, out, check_x)
             finally:
                 self._release_data()
         return out

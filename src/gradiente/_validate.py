@@ -96,9 +96,10 @@ def positive_int(value, fn, arg):
     return int(value)
 
 
-def features(x, name, dtype, input_shape=None):
+def features(x, name, dtype, input_shape=None, check_finite=True):
     """x as a C-contiguous [N, features] array of dtype; input_shape (without the batch
-    axis) is checked when given."""
+    axis) is checked when given; check_finite=False leaves NaN and inf to the caller
+    (the C engine checks them as it reads the rows: see nonfinite_error)."""
     arr = _array(x, name)
     if arr.ndim < 2:
         raise ValueError(
@@ -117,10 +118,15 @@ def features(x, name, dtype, input_shape=None):
                 f"{name} expects samples of shape {want} (the model's input shape); received "
                 f"an array of shape {arr.shape}."
             )
-    if arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
-        raise ValueError(f"{name} contains NaN or infinity ({_count_bad(arr)} values); clean "
-                         "the data before training.")
+    if check_finite and arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
+        raise nonfinite_error(arr, name)
     return _writable(np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=dtype))
+
+
+def nonfinite_error(arr, name):
+    """The ValueError for an x that holds NaN or infinity."""
+    return ValueError(f"{name} contains NaN or infinity ({_count_bad(arr)} values); clean "
+                      "the data before training.")
 
 
 def _all_finite(arr, chunk=1 << 20):

@@ -28,6 +28,7 @@ extern "C" {
 #define GD_OK 0
 #define GD_ENOMEM 1
 #define GD_EINVAL 2
+#define GD_ENONFINITE 3 /* gd_engine_eval with check_x: the input holds NaN or inf */
 
 /* ------------------------------------------------------------------------ */
 /* Instruction sets and dispatch (gd_dispatch.c)                             */
@@ -628,11 +629,14 @@ int gd_engine_train_f64(const gd_engine_t *e, int64_t start, int64_t n_steps, in
 /* gd_engine_eval_<dtype>: forward and loss over rows [start, start + count) (through
  * index when it is not NULL) in batches of `batch`; sums as gd_engine_train; with
  * `out` not NULL (T[count, n_outputs]) also writes the model's outputs there (with
- * the final activation applied). No parameter changes. */
+ * the final activation applied). No parameter changes. With check_x, each batch's
+ * input rows are first checked for NaN and inf while they come into cache (one read of
+ * the data instead of a separate validation pass): at the first bad batch the run
+ * stops and returns GD_ENONFINITE (out then holds the earlier batches' rows). */
 int gd_engine_eval_f32(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
-                       int with_loss, double *sums, void *out, int n_threads);
+                       int with_loss, double *sums, void *out, int check_x, int n_threads);
 int gd_engine_eval_f64(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
-                       int with_loss, double *sums, void *out, int n_threads);
+                       int with_loss, double *sums, void *out, int check_x, int n_threads);
 
 #ifdef __cplusplus
 }

@@ -39,13 +39,14 @@ class Trainer:
     """The training loops of Sequential."""
 
     # ---------------------------------------------------------------- data
-    def _prepare_x(self, x, name):
+    def _prepare_x(self, x, name, check_finite=True):
         if not self.built:
             arr = _validate._array(x, name)
             if arr.ndim < 2:
                 _validate.features(arr, name, self.dtype)
             self.build((None,) + arr.shape[1:])
-        return _validate.features(x, name, self.dtype, self._input_layer.shape[1:])
+        return _validate.features(x, name, self.dtype, self._input_layer.shape[1:],
+                                  check_finite=check_finite)
 
     def _prepare(self, x, y, sample_weight, fn, class_weight=None):
         """Checked (x, y, sample_weight); nothing of the model changes until all passed
@@ -302,18 +303,35 @@ class Trainer:
         verbose = _validate.verbose(verbose, "predict(verbose=...)")
         if steps is not None:
             raise ValueError("predict(steps=...) is not supported for arrays; pass None.")
-        x2 = self._prepare_x(x, "predict(x=...)")
+        name = "predict(x=...)"
+        # The C engine checks NaN and inf in the rows as it reads them (one pass over the
+        # data, not two: the check alone took 2 ms of an 11 ms predict of MNIST's test
+        # set); otherwise they are checked here first.
+        x2 = self._prepare_x(x, name, check_finite=False)
         out_shape = (x2.shape[0],) + tuple(self.output_shape[1:])
-        if self._plan is None:
+        engine = None
+        if self._plan is not None:
+            engine = self._engine or _engine.make_engine(self._plan)
+        in_engine = getattr(engine, "checks_finite", False)
+        if not in_engine and x2.size and not _validate._all_finite(x2):
+            raise _validate.nonfinite_error(x2, name)
+        if engine is None:
             return self._predict_layers(x2, batch_size).reshape(out_shape)
-        engine = self._engine or _engine.make_engine(self._plan)
         n = x2.shape[0]
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1,
                                                    "steps": math.ceil(n / batch_size)})
         out = np.empty((n, self._plan.n_out), dtype=self._plan.dtype)
 
         def work(lo, hi):
-            out[lo:hi] = engine.predict(x2[lo:hi], batch_size)
+            if not in_engine:
+                out[lo:hi] = engine.predict(x2[lo:hi], batch_size)
+                return {}
+            try:
+                out[lo:hi] = engine.predict(x2[lo:hi], batch_size, check_x=True)
+            except ValueError as exc:
+                if type(exc).__name__ != "NonFiniteInput":
+                    raise
+                raise _validate.nonfinite_error(x2, name) from None
             return {}
 
         cbs.on_predict_begin()
