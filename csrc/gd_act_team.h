@@ -193,23 +193,23 @@ static inline void GD_FN(gd_act_row_bwd)(int64_t n, int act, const GD_T *x, cons
     }
 }
 
+/* The pieces of an m x n array the team splits: rows of n (softmax, which reduces
+ * over a row, or a bias, which lines up with a row), else blocks of GD_ACT_GRAIN of
+ * the m·n elements. */
+static inline int64_t GD_FN(gd_act_piece)(int64_t n, int by_row) {
+    return by_row ? (n > 0 ? n : 1) : GD_ACT_GRAIN;
+}
+
 /* y[m,n] = act(x + b) on the calling team; z (may be NULL) receives x + b (b may be
  * NULL). z may equal x; y may equal x when z is NULL or equal to x. */
 static void GD_FN(gd_act_fwd_team)(int64_t m, int64_t n, int act, const GD_T *b,
                                    const GD_T *x, GD_T *z, GD_T *y) {
-    if (act == GD_ACT_SOFTMAX || b != NULL) {
-        int64_t i;
-        GD_PRAGMA(omp for schedule(static))
-        for (i = 0; i < m; i++)
-            GD_FN(gd_act_row_fwd)(n, act, b, x + i * n, z ? z + i * n : NULL, y + i * n);
-    } else {
-        int64_t total = m * n, nb = (total + GD_ACT_GRAIN - 1) / GD_ACT_GRAIN, blk;
-        GD_PRAGMA(omp for schedule(static))
-        for (blk = 0; blk < nb; blk++) {
-            int64_t lo = blk * GD_ACT_GRAIN;
-            int64_t len = total - lo < GD_ACT_GRAIN ? total - lo : GD_ACT_GRAIN;
-            GD_FN(gd_act_row_fwd)(len, act, NULL, x + lo, z ? z + lo : NULL, y + lo);
-        }
+    int64_t total = m * n, piece = GD_FN(gd_act_piece)(n, act == GD_ACT_SOFTMAX || b != NULL);
+    int64_t nb = (total + piece - 1) / piece, blk;
+    GD_PRAGMA(omp for schedule(static))
+    for (blk = 0; blk < nb; blk++) {
+        int64_t lo = blk * piece, len = total - lo < piece ? total - lo : piece;
+        GD_FN(gd_act_row_fwd)(len, act, b, x + lo, z ? z + lo : NULL, y + lo);
     }
 }
 
@@ -217,19 +217,12 @@ static void GD_FN(gd_act_fwd_team)(int64_t m, int64_t n, int act, const GD_T *b,
  * dx may equal dy. */
 static void GD_FN(gd_act_bwd_team)(int64_t m, int64_t n, int act, const GD_T *x,
                                    const GD_T *y, const GD_T *dy, GD_T *dx) {
-    if (act == GD_ACT_SOFTMAX) {
-        int64_t i;
-        GD_PRAGMA(omp for schedule(static))
-        for (i = 0; i < m; i++)
-            GD_FN(gd_act_row_bwd)(n, act, NULL, y + i * n, dy + i * n, dx + i * n);
-    } else {
-        int64_t total = m * n, nb = (total + GD_ACT_GRAIN - 1) / GD_ACT_GRAIN, blk;
-        GD_PRAGMA(omp for schedule(static))
-        for (blk = 0; blk < nb; blk++) {
-            int64_t lo = blk * GD_ACT_GRAIN;
-            int64_t len = total - lo < GD_ACT_GRAIN ? total - lo : GD_ACT_GRAIN;
-            GD_FN(gd_act_row_bwd)(len, act, x ? x + lo : NULL, y + lo, dy + lo, dx + lo);
-        }
+    int64_t total = m * n, piece = GD_FN(gd_act_piece)(n, act == GD_ACT_SOFTMAX);
+    int64_t nb = (total + piece - 1) / piece, blk;
+    GD_PRAGMA(omp for schedule(static))
+    for (blk = 0; blk < nb; blk++) {
+        int64_t lo = blk * piece, len = total - lo < piece ? total - lo : piece;
+        GD_FN(gd_act_row_bwd)(len, act, x ? x + lo : NULL, y + lo, dy + lo, dx + lo);
     }
 }
 

@@ -35,15 +35,7 @@ static inline gd_v2d gd_v2d_bcast(double x) { gd_v2d v = {x, x}; return v; }
 #define V_STORE(p, v) gd_v4f_store((p), (v))
 #define V_BCAST(x) gd_v4f_bcast(x)
 #include "gd_gemm_tmpl.h"
-#undef T
-#undef V
-#undef VL
-#undef GD_SFX
-#undef NC
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
+#include "gd_gemm_isa_end.h"
 
 #define T double
 #define V gd_v2d

@@ -31,22 +31,9 @@
 #define V_STOREN(p, v, n) _mm256_maskstore_ps((p), GD_MASK8(n), (v))
 #define V_NZMASK(p) (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ))
 #include "gd_gemm_tmpl.h"
-#undef V_NZMASK
-#undef T
-#undef GD_TB
-#undef GD_TRANSPOSE_BLOCK
-#undef V
-#undef VL
-#undef GD_SFX
-#undef NC
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
+#include "gd_gemm_isa_end.h"
 #undef V_FMA
 #undef V_MUL
-#undef V_LOADN
-#undef V_STOREN
 
 #define T double
 #define GD_TB 4
@@ -67,6 +54,5 @@
 #define V_STOREN(p, v, n) _mm256_maskstore_pd((p), GD_MASK4(n), (v))
 #define V_NZMASK(p) (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), _mm256_setzero_pd(), _CMP_NEQ_UQ))
 #include "gd_gemm_tmpl.h"
-#undef V_NZMASK
 
 #endif

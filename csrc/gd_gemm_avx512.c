@@ -30,22 +30,9 @@
 #define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #define V_NZMASK(p) _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ)
 #include "gd_gemm_tmpl.h"
-#undef V_NZMASK
-#undef T
-#undef GD_TB
-#undef GD_TRANSPOSE_BLOCK
-#undef V
-#undef VL
-#undef GD_SFX
-#undef NC
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_BCAST
+#include "gd_gemm_isa_end.h"
 #undef V_FMA
 #undef V_MUL
-#undef V_LOADN
-#undef V_STOREN
 
 #define T double
 #define GD_TB 4
@@ -65,6 +52,5 @@
 #define V_STOREN(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
 #define V_NZMASK(p) _mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ)
 #include "gd_gemm_tmpl.h"
-#undef V_NZMASK
 
 #endif

@@ -90,6 +90,7 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, in
                                               : V_LOAD((bp) + (v) * VL))
 #else
     (void)nl;
+    (void)part;
 #define GD_BL(bp, v) V_LOAD((bp) + (v) * VL)
 #endif
     for (int q = 0; q < nw; q++) {

@@ -117,6 +117,8 @@ class NativeEngine:
     def __init__(self, plan):
         from . import _ckernels
 
+        self.NonFiniteInput = _ckernels.NonFiniteInput
+
         self.plan = plan
         loss = plan.loss
         fused = bool(loss.fused)
@@ -235,6 +237,7 @@ class NativeEngine:
         return sums
 
     #: predict's input rows are checked for NaN and inf by the engine as it reads them
+    #: (predict(check_x=True) raises self.NonFiniteInput at the first batch with one)
     checks_finite = True
 
     def _eval(self, x, y, sample_weight, batch_size, with_loss, out, check_x=False):
