@@ -1,6 +1,7 @@
 /* Dense layer forward (GEMM, then bias + activation fused in one pass per row block)
  * and backward (dZ in place, dX by NT GEMM, dW by TN GEMM, db by column sums), both
- * dtypes from the template gd_dense_impl.h. GEMM is called only through
+ * dtypes from the template gd_dense_impl.h; an input that is mostly zeros takes the
+ * products of gd_spmm_* instead. GEMM is called only through
  * gd_gemm_{nn,nt,tn}_*: it opens its own team, or shares the enclosing one. */
 #include "gd_internal.h"
 
@@ -12,7 +13,8 @@
  * (a block's GEMM output is still in L2 when the epilogue reads it). */
 #define GD_DENSE_BLOCK_BYTES (1024.0 * 1024.0)
 #define GD_DENSE_MIN_BLOCK_ROWS 256
-/* The products with X skip its zeros (gd_spmm_*, equal results) when at most this
+/* The products with X skip its zeros (gd_spmm_*; Xᵀ·dZ is the GEMM's sum bit for bit,
+ * X·W its two-segment sum: see gd_kernels.h) when at most this
  * fraction of X's elements are nonzero (gd_sparse_max_density). Measured on the 2-core
  * AVX-512 machine, 256x1024x1024 float32: the sparse products win below about 0.3
  * nonzeros (0.71x the GEMM's time at 0.2, 0.8-1.1x at 0.3, 1.1-1.4x at 0.4). */

@@ -15,9 +15,11 @@ static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db
     GD_PRAGMA(omp barrier)
 }
 
-/* Whether the products with x[m,k] skip its zeros: few enough nonzeros. Every thread
- * of a team counts all of x, so all take the same branch with no synchronisation; the
- * choice changes the speed only (gd_spmm_* equals gd_gemm_* for finite weights). */
+/* Whether the products with x[m,k] skip its zeros: few enough nonzeros and at least
+ * GD_DENSE_SPARSE_MIN_COLS outputs. Every thread of a team counts all of x, so all take
+ * the same branch with no synchronisation; the choice depends on the data alone, never
+ * on the thread count (Xᵀ·dZ is the same bits either way; X·W may differ in the last
+ * bit: see gd_spmm_nn). */
 static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *x) {
     double elems = (double)m * (double)k;
     if (elems <= 0 || n < GD_DENSE_SPARSE_MIN_COLS) return 0;
