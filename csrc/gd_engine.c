@@ -92,6 +92,76 @@ static void gd_nadam_coefficients(double beta_1, double beta_2, int64_t t,
     *prod = p;
 }
 
+/* GD_PHASE_PROFILE (CMake option, off by default; a developer's tool): thread 0 of
+ * each training run adds the TSC cycles between the marks of a step to one slot per
+ * phase (the gather, each op's forward, the loss, each op's backward, the penalty,
+ * the optimizer, the step's end), and the sums are printed to stderr at exit. The
+ * team meets at barriers, so thread 0's time of a phase includes its waits. */
+#define GD_PHASE_OPS 8
+#define GD_PHASE_SLOTS (2 * GD_PHASE_OPS + 5)
+#if defined(GD_PHASE_PROFILE) && (defined(__x86_64__) || defined(__i386__))
+#include <stdio.h>
+#include <stdlib.h>
+#include <x86intrin.h>
+static uint64_t gd_phase_cycles[GD_PHASE_SLOTS];
+static int64_t gd_phase_steps;
+static uint64_t gd_phase_t_; /* thread 0's last mark */
+static void gd_phase_name(int k, char *buf, size_t size) {
+    if (k == 0) snprintf(buf, size, "gather");
+    else if (k <= GD_PHASE_OPS) snprintf(buf, size, "forward op %d", k - 1);
+    else if (k == GD_PHASE_OPS + 1) snprintf(buf, size, "loss");
+    else if (k <= 2 * GD_PHASE_OPS + 1) snprintf(buf, size, "backward op %d", k - GD_PHASE_OPS - 2);
+    else if (k == 2 * GD_PHASE_OPS + 2) snprintf(buf, size, "penalty");
+    else if (k == 2 * GD_PHASE_OPS + 3) snprintf(buf, size, "optimizer");
+    else snprintf(buf, size, "step end");
+}
+static void gd_phase_report(void) {
+    char name[32];
+    if (gd_phase_steps == 0) return;
+    fprintf(stderr, "gradiente phase profile: %lld steps, thousands of TSC cycles per step\n",
+            (long long)gd_phase_steps);
+    for (int k = 0; k < GD_PHASE_SLOTS; k++) {
+        if (gd_phase_cycles[k] == 0) continue;
+        gd_phase_name(k, name, sizeof name);
+        fprintf(stderr, "  %-16s %9.2f\n", name,
+                (double)gd_phase_cycles[k] / 1e3 / (double)gd_phase_steps);
+    }
+}
+#define GD_PHASE_BEGIN()                                                                 \
+    do {                                                                                 \
+        if (GD_THREAD_ID() == 0) gd_phase_t_ = __rdtsc();                                \
+    } while (0)
+#define GD_PHASE_MARK(slot)                                                              \
+    do {                                                                                 \
+        if (GD_THREAD_ID() == 0) {                                                       \
+            uint64_t gd_now_ = __rdtsc();                                                \
+            int gd_k_ = (slot);                                                          \
+            if (gd_k_ >= 0 && gd_k_ < GD_PHASE_SLOTS)                                   \
+                gd_phase_cycles[gd_k_] += gd_now_ - gd_phase_t_;                         \
+            gd_phase_t_ = gd_now_;                                                       \
+        }                                                                                \
+    } while (0)
+#define GD_PHASE_STEP()                                                                  \
+    do {                                                                                 \
+        if (GD_THREAD_ID() == 0) {                                                       \
+            static int gd_registered_;                                                   \
+            if (!gd_registered_) { gd_registered_ = 1; atexit(gd_phase_report); }       \
+            gd_phase_steps++;                                                            \
+        }                                                                                \
+    } while (0)
+#else
+#define GD_PHASE_BEGIN() ((void)0)
+#define GD_PHASE_MARK(slot) ((void)0)
+#define GD_PHASE_STEP() ((void)0)
+#endif
+/* Slots: the op's forward and backward (ops past GD_PHASE_OPS share the last). */
+#define GD_PHASE_FWD(l) (1 + ((l) < GD_PHASE_OPS ? (l) : GD_PHASE_OPS - 1))
+#define GD_PHASE_BWD(l) (GD_PHASE_OPS + 2 + ((l) < GD_PHASE_OPS ? (l) : GD_PHASE_OPS - 1))
+#define GD_PHASE_LOSS (GD_PHASE_OPS + 1)
+#define GD_PHASE_PENALTY (2 * GD_PHASE_OPS + 2)
+#define GD_PHASE_OPTIM (2 * GD_PHASE_OPS + 3)
+#define GD_PHASE_END (2 * GD_PHASE_OPS + 4)
+
 #define GD_T float
 #define GD_SFX f32
 #include "gd_engine_impl.h"

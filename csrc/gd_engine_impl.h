@@ -138,6 +138,7 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
                                                 : (L->kind == GD_OP_ACT && act == GD_ACT_LINEAR);
         w->y[l] = identity ? in : w->a[l];
         in = w->y[l];
+        GD_PHASE_MARK(training ? GD_PHASE_FWD(l) : -1);
     }
     *out = in;
     return status;
@@ -227,6 +228,7 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
             continue; /* identity: the gradient passes through unchanged */
         }
         GD_T *tmp = dcur; dcur = dnext; dnext = tmp;
+        GD_PHASE_MARK(GD_PHASE_BWD(l));
     }
     return status;
 }
@@ -366,18 +368,25 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             if (r0 >= end) break;
             int64_t m = end - r0 < batch ? end - r0 : batch;
             const GD_T *y = 0;
+            GD_PHASE_BEGIN();
             GD_FN(gd_gather)(e, &w, r0, m, 1);
+            GD_PHASE_MARK(0);
             int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
+            GD_PHASE_MARK(GD_PHASE_LOSS);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
             GD_FN(gd_add_penalty)(e, &w, m, 1, sums, nt);
+            GD_PHASE_MARK(GD_PHASE_PENALTY);
             GD_FN(gd_optimizer_step)(e, e->lr_steps ? e->lr_steps[s] : e->learning_rate, nt);
+            GD_PHASE_MARK(GD_PHASE_OPTIM);
             if (s1 != GD_OK || s2 != GD_OK) {
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;
             }
             GD_PRAGMA(omp single)
             *e->iterations += 1;
+            GD_PHASE_MARK(GD_PHASE_END);
+            GD_PHASE_STEP();
         }
     }
     return status;
