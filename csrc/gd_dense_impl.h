@@ -20,15 +20,30 @@ static void GD_FN(gd_colsum_team)(int64_t m, int64_t n, const GD_T *dz, GD_T *db
  * the same branch with no synchronisation; the choice depends on the data alone, never
  * on the thread count (Xᵀ·dZ is the same bits either way; X·W may differ in the last
  * bit: see gd_spmm_nn). */
-static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *x) {
+static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *x,
+                                   int64_t x_nonzero) {
     double elems = (double)m * (double)k;
     if (elems <= 0 || n < GD_DENSE_SPARSE_MIN_COLS) return 0;
-    return (double)GD_COUNT_NONZERO(m * k, x) <= gd_sparse_density_ * elems;
+    if (x_nonzero < 0) x_nonzero = GD_COUNT_NONZERO(m * k, x);
+    return (double)x_nonzero <= gd_sparse_density_ * elems;
 }
 
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
                         const GD_T *b, int act, GD_T *y, GD_T *z, GD_T *scratch,
                         int n_threads) {
+    return GD_FN(gd_dense_fwd_counted)(m, k, n, x, w, b, act, y, z, scratch, -1, n_threads);
+}
+
+int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
+                        const GD_T *y, const GD_T *z, GD_T *dy, int act, GD_T *dx,
+                        GD_T *dw, GD_T *db, int n_threads) {
+    return GD_FN(gd_dense_bwd_counted)(m, k, n, x, w, y, z, dy, act, dx, dw, db, -1,
+                                       n_threads);
+}
+
+int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
+                                const GD_T *w, const GD_T *b, int act, GD_T *y, GD_T *z,
+                                GD_T *scratch, int64_t x_nonzero, int n_threads) {
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
     /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
@@ -43,7 +58,8 @@ int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
         GD_T *zb = z != NULL ? z + i0 * n : NULL;
         GD_T *gb = zb != NULL ? zb : yb;
         int st, nt;
-        if (scratch != NULL && GD_FN(gd_dense_sparse_)(mb, k, n, x + i0 * k)) {
+        if (scratch != NULL &&
+            GD_FN(gd_dense_sparse_)(mb, k, n, x + i0 * k, mb == m ? x_nonzero : -1)) {
             GD_SPMM_NN(mb, n, k, x + i0 * k, w, gb, scratch, n_threads);
         } else {
             st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
@@ -62,9 +78,10 @@ int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
     return GD_OK;
 }
 
-int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
-                        const GD_T *y, const GD_T *z, GD_T *dy, int act, GD_T *dx,
-                        GD_T *dw, GD_T *db, int n_threads) {
+int GD_FN(gd_dense_bwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
+                                const GD_T *w, const GD_T *y, const GD_T *z, GD_T *dy,
+                                int act, GD_T *dx, GD_T *dw, GD_T *db, int64_t x_nonzero,
+                                int n_threads) {
     int st, nt;
     /* dZ = dY ⊙ act'(Z) from Y (and Z), in place (linear: dY is dZ already). */
     if (act != GD_ACT_LINEAR && m > 0 && n > 0) {
@@ -84,7 +101,7 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
     }
     /* dW[k,n] = Xᵀ · dZ, X stored [m,k]; m == 0 gives zeros. */
     if (k > 0 && n > 0) {
-        if (GD_FN(gd_dense_sparse_)(m, k, n, x)) {
+        if (GD_FN(gd_dense_sparse_)(m, k, n, x, x_nonzero)) {
             GD_SPMM_TN(k, n, m, x, dy, dw, n_threads);
         } else {
             st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);

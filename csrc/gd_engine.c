@@ -13,6 +13,9 @@
 #include "gd_internal.h"
 
 #define GD_ENGINE_MAX_LAYERS 256
+/* int64 elements between two threads' slots in a shared array (64 bytes: no two
+ * threads write one cache line). */
+#define GD_ENGINE_PART_STRIDE 8
 
 static inline int64_t gd_round_up(int64_t n) { return (n + 15) / 16 * 16; }
 

@@ -29,9 +29,14 @@ typedef struct {
     GD_T *p;                           /* probabilities when the softmax is fused */
     int32_t *lb;                       /* gathered labels                       */
     int32_t *hit;                      /* fused argmax hits                     */
+    int64_t *nonzero_sums;             /* the team's three slots (one cache line
+                                          apart) where the gather adds its counts   */
+    int64_t gathers;                   /* gathers so far in this run            */
+    int64_t x_nonzero;                 /* nonzeros of the gathered batch xb     */
 } GD_FN(gd_ws);
 
-static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w) {
+static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w,
+                                int64_t *nonzero_sums) {
     int64_t B = e->max_batch, off = 0, width = gd_engine_max_width(e);
     GD_T *ws = (GD_T *)e->ws;
     w->xb = ws + off; off += gd_round_up(B * e->n_features);
@@ -65,6 +70,9 @@ static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w) {
     w->p = ws + off; off += gd_round_up(B * e->n_outputs);
     w->lb = e->iws;
     w->hit = e->iws + gd_round_up(B);
+    w->nonzero_sums = nonzero_sums;
+    w->gathers = 0;
+    w->x_nonzero = -1;
 }
 
 /* The activation op l applies in this pass (the fused softmax is left to the loss). */
@@ -73,24 +81,52 @@ static inline int GD_FN(gd_op_act)(const gd_engine_t *e, int32_t l, int fold_sof
     return e->layers[l].act;
 }
 
-/* Copy batch rows [start, start + m) (through index) into the workspace; all threads. */
+/* Copy batch rows [start, start + m) (through index) into the workspace; all threads,
+ * ending in a barrier. The input's columns are split where a first dense layer's
+ * sparse products split them (gd_spmm_cut; the even threads copy columns [0, cut) of
+ * their rows, the odd ones [cut, F)), so that each core later reads the half of the
+ * batch it wrote, and each thread counts the nonzeros it copied: w->x_nonzero is the
+ * batch's count on every thread (the dense layer's choice of products needs it). */
 static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t start,
                              int64_t m, int with_targets) {
     const GD_T *x = (const GD_T *)e->x;
     const GD_T *t = (const GD_T *)e->targets;
     const GD_T *sw = (const GD_T *)e->sample_weight;
     int64_t F = e->n_features, O = e->n_outputs;
-    int onehot = 0;
-    for (int32_t j = 0; j < e->n_metrics; j++)
-        if (e->metrics[j] != GD_METRIC_SPARSE_ACC && e->metrics[j] != GD_METRIC_CAT_ACC)
-            onehot = 1;
-    GD_PRAGMA(omp for schedule(static))
-    for (int64_t i = 0; i < m; i++) {
+    int tid = GD_THREAD_ID(), nt = GD_TEAM_SIZE();
+    int64_t cut = nt > 1 ? gd_spmm_cut(F) : F, c0 = 0, c1 = F, lo, hi, nonzero = 0;
+    if (cut < F) {
+        int half = tid & 1;
+        c0 = half ? cut : 0;
+        c1 = half ? F : cut;
+        gd_static_range(m, 1, tid >> 1, gd_spmm_half_threads(half, nt), &lo, &hi);
+    } else {
+        gd_static_range(m, 1, tid, nt, &lo, &hi);
+    }
+    for (int64_t i = lo; i < hi; i++) {
         int64_t r = e->index ? e->index[start + i] : start + i;
         const GD_T *src = x + r * F;
         GD_T *dst = w->xb + i * F;
-        for (int64_t j = 0; j < F; j++) dst[j] = src[j];
-        if (with_targets) {
+        for (int64_t j = c0; j < c1; j++) dst[j] = src[j];
+        nonzero += GD_FN(gd_count_nonzero)(c1 - c0, dst + c0);
+    }
+    /* the team's sum, in the slot of this gather (three in rotation: the slot this
+     * gather clears was last read two gathers ago, before the previous barrier, and
+     * is next added to after this one) */
+    int64_t *slot = w->nonzero_sums + (w->gathers % 3) * GD_ENGINE_PART_STRIDE;
+    int64_t *next = w->nonzero_sums + ((w->gathers + 1) % 3) * GD_ENGINE_PART_STRIDE;
+    w->gathers++;
+    if (tid == 0) *next = 0;
+    GD_PRAGMA(omp atomic update)
+    *slot += nonzero;
+    if (with_targets) {
+        int onehot = 0;
+        for (int32_t j = 0; j < e->n_metrics; j++)
+            if (e->metrics[j] != GD_METRIC_SPARSE_ACC && e->metrics[j] != GD_METRIC_CAT_ACC)
+                onehot = 1;
+        gd_static_range(m, 1, tid, nt, &lo, &hi);
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t r = e->index ? e->index[start + i] : start + i;
             if (e->sparse) {
                 w->lb[i] = e->labels[r];
                 if (onehot) { /* a metric on targets: the labels as one-hot rows */
@@ -106,6 +142,10 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
             w->swb[i] = sw ? sw[r] : (GD_T)1;
         }
     }
+    GD_PRAGMA(omp barrier)
+    GD_PRAGMA(omp atomic read)
+    nonzero = *slot;
+    w->x_nonzero = nonzero;
 }
 
 /* Forward through every op; returns the last op's output (logits when fused). */
@@ -121,8 +161,9 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
             const GD_T *b = L->b_off >= 0 ? params + L->b_off : 0;
             GD_T *z = gd_act_needs_input(act) ? w->z[l] : 0;
             /* scratch for a sparse input's products: the gradient buffer, idle now */
-            int s = GD_FN(gd_dense_fwd)(m, L->n_in, L->n_out, in, params + L->w_off, b, act,
-                                        w->a[l], z, w->d[1], nt);
+            int s = GD_FN(gd_dense_fwd_counted)(m, L->n_in, L->n_out, in, params + L->w_off,
+                                                b, act, w->a[l], z, w->d[1],
+                                                in == w->xb ? w->x_nonzero : -1, nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (training && L->rate > 0) {
@@ -215,9 +256,10 @@ static int GD_FN(gd_backward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T 
         int need_dx = l > 0;
         if (L->kind == GD_OP_DENSE) {
             GD_T *db = L->b_off >= 0 ? grads + L->b_off : 0;
-            int s = GD_FN(gd_dense_bwd)(m, L->n_in, L->n_out, in, params + L->w_off, w->y[l],
-                                        w->z[l], dcur, act, need_dx ? dnext : 0,
-                                        grads + L->w_off, db, nt);
+            int s = GD_FN(gd_dense_bwd_counted)(m, L->n_in, L->n_out, in, params + L->w_off,
+                                                w->y[l], w->z[l], dcur, act,
+                                                need_dx ? dnext : 0, grads + L->w_off, db,
+                                                in == w->xb ? w->x_nonzero : -1, nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (!(L->rate > 0)) continue; /* identity */
@@ -358,10 +400,11 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
     if (n_steps > 0 && start >= end) return GD_EINVAL;
     int status = GD_OK;
     int nt = n_threads < 1 ? 1 : n_threads;
+    int64_t sums_nz[3 * GD_ENGINE_PART_STRIDE] = {0};
     GD_PRAGMA(omp parallel num_threads(nt))
     {
         GD_FN(gd_ws) w;
-        GD_FN(gd_ws_carve)(e, &w);
+        GD_FN(gd_ws_carve)(e, &w, sums_nz);
         int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
         for (int64_t s = 0; run && s < n_steps; s++) {
             int64_t r0 = start + s * batch;
@@ -420,10 +463,11 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
     int status = GD_OK, bad = 0;
     int nt = n_threads < 1 ? 1 : n_threads;
     int64_t O = e->n_outputs;
+    int64_t sums_nz[3 * GD_ENGINE_PART_STRIDE] = {0};
     GD_PRAGMA(omp parallel num_threads(nt))
     {
         GD_FN(gd_ws) w;
-        GD_FN(gd_ws_carve)(e, &w);
+        GD_FN(gd_ws_carve)(e, &w, sums_nz);
         int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
         for (int64_t r0 = start; run && r0 < start + count; r0 += batch) {
             int64_t m = start + count - r0 < batch ? start + count - r0 : batch;

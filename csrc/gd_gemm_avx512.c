@@ -29,6 +29,8 @@
 #define V_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
 #define V_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #define V_NZMASK(p) _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ)
+#define V_FMA_IF(a, b, c, on) \
+    _mm512_mask3_fmadd_ps((a), (b), (c), (__mmask16)(0u - (unsigned)(on)))
 #include "gd_gemm_tmpl.h"
 #include "gd_gemm_isa_end.h"
 #undef V_FMA
@@ -51,6 +53,8 @@
 #define V_LOADN(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), (p))
 #define V_STOREN(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
 #define V_NZMASK(p) _mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ)
+#define V_FMA_IF(a, b, c, on) \
+    _mm512_mask3_fmadd_pd((a), (b), (c), (__mmask8)(0u - (unsigned)(on)))
 #include "gd_gemm_tmpl.h"
 
 #endif

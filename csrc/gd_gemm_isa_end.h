@@ -1,7 +1,8 @@
 /* Private: undoes one instantiation's type and register macros of gd_gemm_tmpl.h (T, V,
- * VL, GD_SFX, NC, the V_* loads, stores and masks), so that an ISA file can define the
- * next dtype's. V_FMA and V_MUL stay: gd_gemm.c shares its operator forms across dtypes,
- * and the x86 files undo theirs beside their definitions. No include guard. */
+ * VL, GD_SFX, NC, the V_* loads, stores, masks and V_FMA_IF), so that an ISA file can
+ * define the next dtype's. V_FMA and V_MUL stay: gd_gemm.c shares its operator forms
+ * across dtypes, and the x86 files undo theirs beside their definitions. No include
+ * guard. */
 #undef T
 #undef GD_TB
 #undef GD_TRANSPOSE_BLOCK
@@ -16,3 +17,4 @@
 #undef V_LOADN
 #undef V_STOREN
 #undef V_NZMASK
+#undef V_FMA_IF

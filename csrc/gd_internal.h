@@ -43,4 +43,33 @@ static inline void gd_static_range(int64_t n, int64_t grain, int tid, int nt,
     *hi = b1 * grain < n ? b1 * grain : n;
 }
 
+/* gd_dense_fwd / gd_dense_bwd with X's count of nonzeros given by the caller
+ * (x_nonzero >= 0: gd_count_nonzero of all m*k elements, as the caller knows it;
+ * -1: counted here, as the public kernels do). The training engine counts its batch
+ * as it gathers it. */
+#define GD_DENSE_COUNTED_PROTOS(T, SFX)                                                  \
+    int gd_dense_fwd_counted_##SFX(int64_t m, int64_t k, int64_t n, const T *x,          \
+                                   const T *w, const T *b, int act, T *y, T *z,          \
+                                   T *scratch, int64_t x_nonzero, int n_threads);        \
+    int gd_dense_bwd_counted_##SFX(int64_t m, int64_t k, int64_t n, const T *x,          \
+                                   const T *w, const T *y, const T *z, T *dy, int act,   \
+                                   T *dx, T *dw, T *db, int64_t x_nonzero,               \
+                                   int n_threads);
+GD_DENSE_COUNTED_PROTOS(float, f32)
+GD_DENSE_COUNTED_PROTOS(double, f64)
+#undef GD_DENSE_COUNTED_PROTOS
+
+/* Where gd_spmm_nn cuts k (and gd_spmm_tn splits its rows; the training engine's
+ * gather splits the input's columns there too): k/2 rounded to a multiple of 16
+ * (whole cache lines of floats); k itself (one segment) below 128. */
+static inline int64_t gd_spmm_cut(int64_t k) {
+    int64_t cut = (k / 2 + 8) / 16 * 16;
+    return (k < 128 || cut <= 0 || cut >= k) ? k : cut;
+}
+/* The share of thread tid of nt in a split in two halves: the even threads take
+ * half 0, the odd ones half 1 (one thread: both, half 0 first). */
+static inline int gd_spmm_half_threads(int half, int nt) {
+    return half == 0 ? (nt + 1) / 2 : nt / 2;
+}
+
 #endif /* GRADIENTE_GD_INTERNAL_H */

@@ -90,20 +90,27 @@ def test_matches_reference(dtype, trans_a):
     assert_close(_reference.spmm(a, b, trans_a), expected.astype(dtype), dtype, k=k)
 
 
+@pytest.mark.parametrize("n", [5, 128, 256])
 @pytest.mark.parametrize("trans_a", [False, True], ids=["nn", "tn"])
-def test_nan_in_a_propagates_inf_in_b_is_skipped(trans_a):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_in_a_propagates_inf_in_b_is_skipped(isa, dtype, trans_a, n):
     # NaN is not zero: it reaches its row of C. A zero element of A skips its row of B,
-    # inf included (documented: the dense GEMM gives NaN there).
-    a = np.zeros((3, 4), np.float32)
+    # inf included (documented: the dense GEMM gives NaN there), also when the row goes
+    # through a pass shared with a row whose element there is not zero (nn's pairs of
+    # rows, n a whole number of passes).
+    a = np.zeros((5, 4), dtype)
     a[1, 2] = np.nan
     a[2, 0] = 1.0
-    b = np.ones((4, 5), np.float32)
+    a[3, 3] = 2.0  # the pair (2, 3): row 2 skips b[3] = inf, row 3 takes it
+    a[4, 1] = 1.0
+    b = np.ones((4, n), dtype)
     b[3, :] = np.inf
     if trans_a:
         got = _spmm(np.ascontiguousarray(a.T), b, True)
     else:
         got = _spmm(a, b, False)
     assert np.all(got[0] == 0) and np.all(np.isnan(got[1])) and np.all(got[2] == 1)
+    assert np.all(got[3] == np.inf) and np.all(got[4] == 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
