@@ -244,6 +244,51 @@ def test_thread_chooser_prefers_the_faster_count_and_rechecks():
     assert tc.pick(("train", 64), 1) == 1
 
 
+def test_a_recheck_probes_briefly_then_runs_on_the_faster_count(monkeypatch):
+    # A recheck gives the slower count only about PROBE_SECONDS of the run, the rest
+    # goes to the faster; the weights are those of an unsplit run, bit for bit, with a
+    # learning-rate schedule too (the second part starts at its own step's rate).
+    from gradiente import _engine_native
+    from gradiente.optimizers.schedules import ExponentialDecay
+
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(4)
+    x = rng.random((200, 30)).astype(np.float32)
+    y = rng.integers(0, 5, 200)
+
+    def fit(threads):
+        gradiente.set_num_threads(threads)
+        set_random_seed(6)
+        model = Sequential([Input(shape=(30,)), Dense(16, activation="relu"),
+                            Dense(5, activation="softmax")])
+        model.compile(optimizer=Adam(ExponentialDecay(0.01, decay_steps=3, decay_rate=0.7)),
+                      loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False)
+        return model.get_weights()
+
+    reference = fit(1)
+    per_row = 1e-3 / 8  # 1 ms a step: a probe of 10 steps
+    monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
+    monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
+    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: 1)
+    monkeypatch.setattr(_ThreadChooser, "seconds_per_unit", lambda self, key, n: per_row)
+    monkeypatch.setattr(_ThreadChooser, "record", lambda self, *args: None)
+    runs = []
+    run = _engine_native.NativeEngine._run
+
+    def spy(self, key, start, n_steps, batch_size, sums, nt):
+        runs.append((n_steps, nt))
+        return run(self, key, start, n_steps, batch_size, sums, nt)
+
+    monkeypatch.setattr(_engine_native.NativeEngine, "_run", spy)
+    got = fit(2)
+    assert _engine_native.PROBE_SECONDS / (per_row * 8) == 10
+    assert (10, 1) in runs and any(nt == 2 for _, nt in runs)
+    assert all(n <= 10 for n, nt in runs if nt == 1)
+    for a, b in zip(got, reference):
+        assert np.array_equal(a, b)
+
+
 def test_thread_chooser_counts_first_predict_call():
     tc = _ThreadChooser(min_seconds=0.0)
     key = ("predict", 32)

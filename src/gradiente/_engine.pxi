@@ -173,6 +173,10 @@ cdef class EngineCore:
     def set_learning_rate(self, double lr):
         self.e.learning_rate = lr
 
+    def get_lr_steps(self):
+        """The per-step learning rates of the next run (None: the optimizer's rate)."""
+        return self._lr_steps
+
     def set_lr_steps(self, lr_steps):
         """The rate of each step of the next train() runs (float64 [>= n_steps],
         C-contiguous, kept referenced), or None for learning_rate on every step."""

@@ -14,6 +14,7 @@ serialised by a lock: ``predict`` from several Python threads on one model runs 
 call at a time (each call still releases the GIL and uses the OpenMP threads), and
 gives each thread its own, serial, result.
 """
+import math
 import threading
 import time
 
@@ -35,6 +36,10 @@ _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax
 _CHUNK_ROWS = 4096
 #: rows per call while the thread count for predict / evaluate is being measured
 _PROBE_ROWS = 1024
+#: seconds of a training run that a recheck gives to the slower thread count (the rest
+#: of the run goes to the faster): a whole run (0.1 s) on it cost the seed model 1/8 of
+#: the difference between 1 and 2 threads, about 9% of its epoch
+PROBE_SECONDS = 0.01
 
 
 def supports(plan):
@@ -64,8 +69,8 @@ class _ThreadChooser:
     #: A recheck every 8 calls: on a shared machine the faster count changes from one
     #: second to the next (a neighbour takes a core); measured on the seed model, a fit
     #: whose 1-thread probe fell in a noisy moment kept 2 threads for a whole benchmark
-    #: run at 25 (0.26-0.30 s/epoch against 0.23 on 1 thread). The probe of the slower
-    #: count costs at most 1/8 of its difference.
+    #: run at 25 (0.26-0.30 s/epoch against 0.23 on 1 thread). Training gives a recheck
+    #: only the first PROBE_SECONDS of its run (NativeEngine.train_steps).
     def __init__(self, recheck=8, min_seconds=1e-3):
         self.recheck = recheck
         self.min_seconds = min_seconds
@@ -74,6 +79,14 @@ class _ThreadChooser:
     def decided(self, key, n_max):
         times = self.state.get(key, {}).get("times", {})
         return n_max <= 1 or (n_max in times and 1 in times)
+
+    def best(self, key):
+        """The thread count with the lowest time per unit so far (None: none yet)."""
+        times = self.state.get(key, {}).get("times", {})
+        return min(times, key=times.get) if times else None
+
+    def seconds_per_unit(self, key, n_threads):
+        return self.state.get(key, {}).get("times", {}).get(n_threads)
 
     def _state(self, key):
         return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
@@ -231,10 +244,27 @@ class NativeEngine:
         n_max = _config.effective_n_threads(None)
         key = ("train", batch_size)
         nt = self._threads.pick(key, n_max)
+        best = self._threads.best(key)
+        head = n_steps
+        if (self._threads.decided(key, n_max) and best is not None and best <= n_max
+                and nt != best and n_steps > 1):
+            # a recheck of the slower count: a probe of about PROBE_SECONDS, then the
+            # rest of the run on the faster one (the results do not depend on it)
+            per_step = self._threads.seconds_per_unit(key, best) * batch_size
+            head = int(min(n_steps - 1, max(1, math.ceil(PROBE_SECONDS / per_step))))
+        self._run(key, start, head, batch_size, sums, nt)
+        if head < n_steps:
+            lr_steps = self._core.get_lr_steps()
+            if lr_steps is not None:
+                self._core.set_lr_steps(lr_steps[head:])
+            self._run(key, start + head * batch_size, n_steps - head, batch_size, sums, best)
+        return sums
+
+    def _run(self, key, start, n_steps, batch_size, sums, nt):
+        rows = sums[-1]
         t0 = time.perf_counter()
         self._core.train(start, n_steps, batch_size, sums, nt)
-        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1])  # rows
-        return sums
+        self._threads.record(key, nt, time.perf_counter() - t0, sums[-1] - rows)
 
     #: predict's input rows are checked for NaN and inf by the engine as it reads them
     #: (predict(check_x=True) raises self.NonFiniteInput at the first batch with one)
