@@ -36,9 +36,10 @@ _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax
 _CHUNK_ROWS = 4096
 #: rows per call while the thread count for predict / evaluate is being measured
 _PROBE_ROWS = 1024
-#: seconds of a training run that a recheck gives to the slower thread count (the rest
-#: of the run goes to the faster): a whole run (0.1 s) on it cost the seed model 1/8 of
-#: the difference between 1 and 2 threads, about 9% of its epoch
+#: seconds of a training run that a thread count being measured or rechecked gets when
+#: another count already has a time (the rest of the run goes to the fastest): a whole
+#: run (0.1 s) on it cost the seed model 1/8 of the difference between 1 and 2
+#: threads, about 9% of its epoch
 PROBE_SECONDS = 0.01
 
 
@@ -246,10 +247,10 @@ class NativeEngine:
         nt = self._threads.pick(key, n_max)
         best = self._threads.best(key)
         head = n_steps
-        if (self._threads.decided(key, n_max) and best is not None and best <= n_max
-                and nt != best and n_steps > 1):
-            # a recheck of the slower count: a probe of about PROBE_SECONDS, then the
-            # rest of the run on the faster one (the results do not depend on it)
+        if best is not None and best <= n_max and nt != best and n_steps > 1:
+            # a count being measured (first) or rechecked while another is known to be
+            # faster: a probe of about PROBE_SECONDS, then the rest of the run on the
+            # faster one (the results do not depend on it)
             per_step = self._threads.seconds_per_unit(key, best) * batch_size
             head = int(min(n_steps - 1, max(1, math.ceil(PROBE_SECONDS / per_step))))
         self._run(key, start, head, batch_size, sums, nt)
