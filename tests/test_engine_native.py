@@ -326,31 +326,70 @@ def test_thread_chooser_pools_short_calls():
 @pytest.mark.parametrize("backend", ["native", "numpy"])
 @pytest.mark.parametrize("bad_row", [0, 37, 4999])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
-def test_predict_reports_nonfinite_input_wherever_it_is(backend, bad_row, value):
+@pytest.mark.parametrize("features", [20, 300])
+def test_predict_reports_nonfinite_input_wherever_it_is(backend, bad_row, value, features):
     # The C engine checks the rows as it reads them, batch by batch (no separate pass):
     # a bad value in any batch, even the last run's, gets the same ValueError as the
-    # up-front check of the NumPy engine, naming the argument and the count.
+    # up-front check of the NumPy engine, naming the argument and the count. One bad
+    # value sits near each end of a row (with 300 features, on either side of the
+    # first layer's cut), in two different rows.
     import gradiente
     from gradiente import layers, models
 
     gradiente.set_backend(backend)
     try:
         rng = np.random.default_rng(0)
-        x = rng.random((5000, 20)).astype(np.float32)
-        model = models.Sequential([layers.Input((20,)), layers.Dense(8, activation="relu"),
+        x = rng.random((5000, features)).astype(np.float32)
+        model = models.Sequential([layers.Input((features,)),
+                                   layers.Dense(8, activation="relu"),
                                    layers.Dense(3, activation="softmax")])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         before = [w.copy() for w in model.get_weights()]
         good = model.predict(x, verbose=0)
-        x[bad_row, 3] = value
+        x[bad_row, features - 3] = value
         x[bad_row // 2, 5] = value
         with pytest.raises(ValueError, match=r"predict\(x=\.\.\.\) contains NaN or infinity "
                                              r"\(2 values\)|\(1 values\)"):
             model.predict(x, verbose=0)
         for a, b in zip(before, model.get_weights()):
             np.testing.assert_array_equal(a, b)
-        x[bad_row, 3] = x[bad_row // 2, 5] = 0.5
+        x[bad_row, features - 3] = x[bad_row // 2, 5] = 0.5
         again = model.predict(x, verbose=0)
         np.testing.assert_array_equal(again[bad_row + 1:], good[bad_row + 1:])
     finally:
         gradiente.set_backend("native")
+
+
+@pytest.mark.parametrize("density", [0.24, 0.26])
+def test_predict_counts_nonzeros_across_the_team(density, monkeypatch):
+    # predict reads its rows in place, each thread counting the nonzeros of its rows;
+    # the team's sum chooses the first layer's products (sparse at most a
+    # quarter nonzeros). Each 32-row batch here has 0.24 or 0.26 of nonzeros, so a
+    # count that missed a thread's half would flip the choice, and the two products
+    # differ in the last bit: the outputs must be the same bits on 1, 2 and 3 threads.
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(8)
+    features, rows = 256, 32 * 40
+    x = np.zeros((rows, features), np.float32)
+    per_row = int(round(density * features))
+    for i in range(rows):
+        x[i, rng.choice(features, per_row, replace=False)] = rng.random(per_row) + 0.1
+    set_random_seed(4)
+    model = Sequential([Input(shape=(features,)), Dense(96, activation="relu"),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:32], np.arange(32) % 5, batch_size=32, verbose=0)  # the engine
+    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: n_max)
+    outs = []
+    for threads in (1, 2, 3):
+        gradiente.set_num_threads(threads)
+        outs.append(model.predict(x, batch_size=32, verbose=0))
+    assert isinstance(model._engine, NativeEngine)
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    w, b = model.layers[0].get_weights()[0], model.layers[0].get_weights()[1]
+    h = np.maximum(x.astype(np.float64) @ w + b, 0)
+    w2, b2 = model.layers[1].get_weights()
+    z = h @ w2 + b2
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(outs[0], p / p.sum(axis=1, keepdims=True), rtol=1e-5,
+                               atol=1e-6)
