@@ -94,22 +94,31 @@ int GD_FN(gd_dense_bwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
             GD_FN(gd_act_bwd_team)(m, n, act, z, y, dy, dy);
         }
     }
+    /* dX, dW and db read dZ and write apart: inside a team, the first two skip their
+     * closing barrier when a later one of the three meets the team at its own. */
+    int do_dx = dx != NULL && m > 0 && k > 0, do_dw = k > 0 && n > 0;
+    int do_db = db != NULL && n > 0, team = GD_IN_PARALLEL();
     /* dX[m,k] = dZ[m,n] · Wᵀ, W stored [k,n]. */
-    if (dx != NULL && m > 0 && k > 0) {
+    if (do_dx) {
+        gd_team_nowait = team && (do_dw || do_db);
         st = GD_GEMM_NT(m, k, n, (GD_T)1, dy, n, w, n, (GD_T)0, dx, k, n_threads);
+        gd_team_nowait = 0;
         if (st != GD_OK) return st;
     }
     /* dW[k,n] = Xᵀ · dZ, X stored [m,k]; m == 0 gives zeros. */
-    if (k > 0 && n > 0) {
+    if (do_dw) {
+        gd_team_nowait = team && do_db;
         if (GD_FN(gd_dense_sparse_)(m, k, n, x, x_nonzero)) {
             GD_SPMM_TN(k, n, m, x, dy, dw, n_threads);
+            st = GD_OK;
         } else {
             st = GD_GEMM_TN(k, n, m, (GD_T)1, x, k, dy, n, (GD_T)0, dw, n, n_threads);
-            if (st != GD_OK) return st;
         }
+        gd_team_nowait = 0;
+        if (st != GD_OK) return st;
     }
-    /* db = column sums of dZ, split by columns. */
-    if (db != NULL && n > 0) {
+    /* db = column sums of dZ, split by columns (ends in a barrier inside a team). */
+    if (do_db) {
         nt = gd_fork_threads(n_threads, (double)m * (double)n, GD_DENSE_MIN_PAR_WORK);
         if (nt > 1) {
             GD_PRAGMA(omp parallel num_threads(nt))

@@ -470,7 +470,9 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
                 GD_PRAGMA(omp critical(gd_engine_status))
                 status = s1 != GD_OK ? s1 : s2;
             }
-            GD_PRAGMA(omp single)
+            /* no barrier: the next read of the counter (the optimizer and dropout of
+             * the next step, or Python after the region) comes after one */
+            GD_PRAGMA(omp single nowait)
             *e->iterations += 1;
             GD_PHASE_MARK(GD_PHASE_END);
             GD_PHASE_STEP();

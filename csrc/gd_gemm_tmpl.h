@@ -525,7 +525,7 @@ static int GD_FN(gd_gemm_run_)(int lay, int64_t m, int64_t n, int64_t k, T alpha
     if (fork == 0) {
         int st = GD_FN(gd_gemm_share_)(lay, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
                                        omp_get_thread_num(), omp_get_num_threads());
-        GD_PRAGMA(omp barrier)
+        GD_TEAM_BARRIER();
         return st;
     }
     if (fork > 1) {

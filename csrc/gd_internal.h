@@ -19,6 +19,23 @@
 /* A stringified pragma, so kernels can be written once for both dtypes in macros. */
 #define GD_PRAGMA(x) _Pragma(#x)
 
+/* gd_team_nowait: set (alike on every thread of a team) by a caller that meets the
+ * team at a barrier of its own before anything reads a team kernel's output or
+ * overwrites its inputs: the GEMM and gd_spmm_* then skip the barrier they end in
+ * inside a parallel region (gd_dense_bwd runs dX, dW and db's column sums, which end
+ * in one, back to back). Thread-local; 0 outside such a sequence. */
+#if defined(__GNUC__) || defined(__clang__)
+extern __thread int gd_team_nowait;
+#else
+extern __declspec(thread) int gd_team_nowait;
+#endif
+#define GD_TEAM_BARRIER()                                                                \
+    do {                                                                                 \
+        if (!gd_team_nowait) {                                                           \
+            GD_PRAGMA(omp barrier)                                                       \
+        }                                                                                \
+    } while (0)
+
 /* gd_fork_threads: how many threads a kernel called with n_threads should open for
  * `work` units (flops or elements) when the per-kernel threshold is `min_par_work`.
  * Returns 0 when the caller is already inside a parallel region (the kernel then

@@ -395,7 +395,7 @@ static void GD_FN(gd_spmm_run_)(int ta, int64_t m, int64_t n, int64_t k, const T
     if (fork == 0) {
         GD_FN(gd_spmm_share_)(ta, m, n, k, a, b, c, scratch, omp_get_thread_num(),
                               omp_get_num_threads());
-        GD_PRAGMA(omp barrier)
+        GD_TEAM_BARRIER();
         return;
     }
     if (fork > 1) {
