@@ -27,8 +27,10 @@
 static double gd_sparse_density_ = GD_DENSE_SPARSE_MAX_DENSITY;
 #if defined(__GNUC__) || defined(__clang__)
 __thread int gd_team_nowait = 0;
+__thread int gd_team_inference = 0;
 #else
 __declspec(thread) int gd_team_nowait = 0;
+__declspec(thread) int gd_team_inference = 0;
 #endif
 
 double gd_sparse_max_density(double density) {

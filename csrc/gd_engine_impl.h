@@ -537,7 +537,9 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
             } else {
                 in = (const GD_T *)e->x + r0 * e->n_features; /* rows in order: no copy */
             }
+            gd_team_inference = 1;
             int s1 = GD_FN(gd_forward)(e, &w, in, m, with_loss, 0, nt, &y);
+            gd_team_inference = 0;
             if (with_loss) {
                 GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
                 GD_FN(gd_add_penalty)(e, &w, m, 0, sums, nt);

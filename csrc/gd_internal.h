@@ -29,6 +29,15 @@ extern __thread int gd_team_nowait;
 #else
 extern __declspec(thread) int gd_team_nowait;
 #endif
+/* gd_team_inference: set (alike on every thread of a team) while a forward pass
+ * serves inference only (the training engine's evaluate and predict): no optimizer
+ * step follows, so gd_spmm_nn need not keep each core on its own half of the weights
+ * (see gd_spmm_tmpl.h). Thread-local; 0 otherwise. */
+#if defined(__GNUC__) || defined(__clang__)
+extern __thread int gd_team_inference;
+#else
+extern __declspec(thread) int gd_team_inference;
+#endif
 #define GD_TEAM_BARRIER()                                                                \
     do {                                                                                 \
         if (!gd_team_nowait) {                                                           \
