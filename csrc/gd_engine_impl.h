@@ -260,7 +260,9 @@ static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const 
         GD_FN(gd_metric)(m, O, metric, e->metric_k[j], p, w->lb, w->tb,
                          w->row_metric + j * e->max_batch, nt);
     }
-    GD_PRAGMA(omp single)
+    /* no barrier after: the sums are read after the run, and the buffers summed here
+     * are next written after later barriers, which this thread reaches only when done */
+    GD_PRAGMA(omp single nowait)
     {
         double s = 0;
         for (int64_t i = 0; i < m; i++) s += (double)w->row_loss[i];
@@ -347,7 +349,7 @@ static void GD_FN(gd_add_penalty)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t
                                   int want_grad, double *sums, int nt) {
     if (!gd_engine_penalty_blocks(e)) return;
     double pen = GD_FN(gd_penalty)(e, w, want_grad, nt);
-    GD_PRAGMA(omp single)
+    GD_PRAGMA(omp single nowait) /* read after the run */
     sums[0] += (double)m * pen;
 }
 
