@@ -25,13 +25,8 @@
  * work is too short to beat the GEMM (measured: 32x128x10 and 256x1024x10 lose). */
 #define GD_DENSE_SPARSE_MIN_COLS 64
 static double gd_sparse_density_ = GD_DENSE_SPARSE_MAX_DENSITY;
-#if defined(__GNUC__) || defined(__clang__)
-__thread int gd_team_nowait = 0;
-__thread int gd_team_inference = 0;
-#else
-__declspec(thread) int gd_team_nowait = 0;
-__declspec(thread) int gd_team_inference = 0;
-#endif
+GD_THREAD_LOCAL int gd_team_nowait = 0;
+GD_THREAD_LOCAL int gd_team_inference = 0;
 
 double gd_sparse_max_density(double density) {
     double old = gd_sparse_density_;

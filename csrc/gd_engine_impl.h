@@ -84,6 +84,13 @@ static inline int GD_FN(gd_op_act)(const gd_engine_t *e, int32_t l, int fold_sof
     return e->layers[l].act;
 }
 
+/* Whether row[0 .. F) holds a NaN or an infinity (branch-free: it vectorises). */
+static inline int GD_FN(gd_row_nonfinite)(const GD_T *row, int64_t F) {
+    int found = 0;
+    for (int64_t j = 0; j < F; j++) found |= (row[j] - row[j]) != 0;
+    return found;
+}
+
 /* This thread's share of a batch's input, m rows of F: the columns are split where a
  * first dense layer's sparse products split them (gd_spmm_cut; the even threads take
  * columns [0, cut) of their rows, the odd ones [cut, F)), so that each core later
@@ -182,8 +189,7 @@ static void GD_FN(gd_scan_rows)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t r
     for (int64_t i = lo; i < hi; i++) {
         const GD_T *row = x + i * F;
         nonzero += GD_FN(gd_count_nonzero)(F, row);
-        if (check)
-            for (int64_t j = 0; j < F; j++) found |= (row[j] - row[j]) != 0; /* NaN, inf */
+        if (check) found |= GD_FN(gd_row_nonfinite)(row, F);
     }
     if (found) {
         GD_PRAGMA(omp atomic write)
@@ -491,10 +497,7 @@ static void GD_FN(gd_check_rows)(const gd_engine_t *e, int64_t r0, int64_t m, in
     GD_PRAGMA(omp for schedule(static))
     for (int64_t i = 0; i < m; i++) {
         int64_t r = e->index ? e->index[r0 + i] : r0 + i;
-        const GD_T *row = x + r * F;
-        int found = 0;
-        for (int64_t j = 0; j < F; j++) found |= (row[j] - row[j]) != 0; /* NaN, inf */
-        if (found) {
+        if (GD_FN(gd_row_nonfinite)(x + r * F, F)) {
             GD_PRAGMA(omp atomic write)
             *bad = 1;
         }

@@ -42,10 +42,8 @@
 #include "gd_internal.h"
 #if defined(__GNUC__) || defined(__clang__)
 #define GD_ALWAYS_INLINE inline __attribute__((always_inline))
-#define GD_THREAD_LOCAL __thread
 #else
 #define GD_ALWAYS_INLINE inline
-#define GD_THREAD_LOCAL __declspec(thread)
 #endif
 /* Work (2·m·n·k flops) below which a call outside a parallel region runs on one
  * thread. Measured on the 2-core AVX-512 dev machine: 2 threads are 3x slower than 1

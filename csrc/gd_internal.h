@@ -19,25 +19,24 @@
 /* A stringified pragma, so kernels can be written once for both dtypes in macros. */
 #define GD_PRAGMA(x) _Pragma(#x)
 
+/* Storage of one variable per OS thread. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_THREAD_LOCAL __thread
+#else
+#define GD_THREAD_LOCAL __declspec(thread)
+#endif
+
 /* gd_team_nowait: set (alike on every thread of a team) by a caller that meets the
  * team at a barrier of its own before anything reads a team kernel's output or
  * overwrites its inputs: the GEMM and gd_spmm_* then skip the barrier they end in
  * inside a parallel region (gd_dense_bwd runs dX, dW and db's column sums, which end
  * in one, back to back). Thread-local; 0 outside such a sequence. */
-#if defined(__GNUC__) || defined(__clang__)
-extern __thread int gd_team_nowait;
-#else
-extern __declspec(thread) int gd_team_nowait;
-#endif
+extern GD_THREAD_LOCAL int gd_team_nowait;
 /* gd_team_inference: set (alike on every thread of a team) while a forward pass
  * serves inference only (the training engine's evaluate and predict): no optimizer
  * step follows, so gd_spmm_nn need not keep each core on its own half of the weights
  * (see gd_spmm_tmpl.h). Thread-local; 0 otherwise. */
-#if defined(__GNUC__) || defined(__clang__)
-extern __thread int gd_team_inference;
-#else
-extern __declspec(thread) int gd_team_inference;
-#endif
+extern GD_THREAD_LOCAL int gd_team_inference;
 #define GD_TEAM_BARRIER()                                                                \
     do {                                                                                 \
         if (!gd_team_nowait) {                                                           \

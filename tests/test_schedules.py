@@ -217,20 +217,7 @@ def test_matches_keras_per_step_values():
         np.testing.assert_allclose(s(np.arange(40)), keras_values[str(i)], rtol=2e-6,
                                    atol=1e-9, err_msg=type(s).__name__)
 
-FIT_SCRIPT = r'''
-import json, os, sys
-import numpy as np
-LIB = sys.argv[1]
-if LIB == "keras":
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    import keras as lib
-    from keras import Sequential, Input
-    from keras.layers import Dense
-else:
-    import gradiente as lib
-    lib.set_backend(LIB)
-    from gradiente.models import Sequential
-    from gradiente.layers import Dense, Input
+FIT_SCRIPT = _keras_peer.PREAMBLE + r'''
 S = lib.optimizers.schedules
 rng = np.random.default_rng(2)
 x = rng.standard_normal((80, 4)).astype("float32")

@@ -77,17 +77,20 @@ class _ThreadChooser:
         self.min_seconds = min_seconds
         self.state = {}
 
+    def _times(self, key):
+        return self.state.get(key, {}).get("times", {})
+
     def decided(self, key, n_max):
-        times = self.state.get(key, {}).get("times", {})
+        times = self._times(key)
         return n_max <= 1 or (n_max in times and 1 in times)
 
     def best(self, key):
         """The thread count with the lowest time per unit so far (None: none yet)."""
-        times = self.state.get(key, {}).get("times", {})
+        times = self._times(key)
         return min(times, key=times.get) if times else None
 
     def seconds_per_unit(self, key, n_threads):
-        return self.state.get(key, {}).get("times", {}).get(n_threads)
+        return self._times(key).get(n_threads)
 
     def _state(self, key):
         return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
