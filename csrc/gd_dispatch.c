@@ -22,7 +22,12 @@
     int gd_gemm_reserve_##SFX(void);                                                     \
     void gd_spmm_nn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, T *, int);\
     void gd_spmm_tn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
-    int64_t gd_count_nonzero_##SFX(int64_t, const T *);
+    int64_t gd_count_nonzero_##SFX(int64_t, const T *);                               \
+    int64_t gd_pack_rows_size_##SFX(int64_t, int64_t, const T *, int64_t *, int);         \
+    void gd_pack_rows_##SFX(int64_t, int64_t, const T *, const int64_t *, void *, int);   \
+    int64_t gd_unpack_rows_##SFX(int64_t, int64_t, const void *, const int64_t *,         \
+                                 const int64_t *, T *, int);                              \
+    int64_t gd_unpack_cols_##SFX(const void *, int64_t, int64_t, int64_t, T *);
 GD_GEMM_PROTOS(float, f32_generic)
 GD_GEMM_PROTOS(double, f64_generic)
 #if GD_X86
@@ -57,6 +62,16 @@ static struct {
     gd_spmm_f64_fn sptn_f64;
     int64_t (*nnz_f32)(int64_t, const float *);
     int64_t (*nnz_f64)(int64_t, const double *);
+    int64_t (*pksize_f32)(int64_t, int64_t, const float *, int64_t *, int);
+    int64_t (*pksize_f64)(int64_t, int64_t, const double *, int64_t *, int);
+    void (*pack_f32)(int64_t, int64_t, const float *, const int64_t *, void *, int);
+    void (*pack_f64)(int64_t, int64_t, const double *, const int64_t *, void *, int);
+    int64_t (*unpack_f32)(int64_t, int64_t, const void *, const int64_t *, const int64_t *,
+                          float *, int);
+    int64_t (*unpack_f64)(int64_t, int64_t, const void *, const int64_t *, const int64_t *,
+                          double *, int);
+    int64_t (*ucols_f32)(const void *, int64_t, int64_t, int64_t, float *);
+    int64_t (*ucols_f64)(const void *, int64_t, int64_t, int64_t, double *);
 } gd_table = {
     gd_gemm_nn_f32_generic, gd_gemm_nt_f32_generic, gd_gemm_tn_f32_generic,
     gd_gemm_nn_f64_generic, gd_gemm_nt_f64_generic, gd_gemm_tn_f64_generic,
@@ -65,6 +80,10 @@ static struct {
     gd_spmm_nn_f32_generic, gd_spmm_tn_f32_generic,
     gd_spmm_nn_f64_generic, gd_spmm_tn_f64_generic,
     gd_count_nonzero_f32_generic, gd_count_nonzero_f64_generic,
+    gd_pack_rows_size_f32_generic, gd_pack_rows_size_f64_generic,
+    gd_pack_rows_f32_generic, gd_pack_rows_f64_generic,
+    gd_unpack_rows_f32_generic, gd_unpack_rows_f64_generic,
+    gd_unpack_cols_f32_generic, gd_unpack_cols_f64_generic,
 };
 
 /* ---- the optimizer kernels (gd_optim*.c): one slot per dtype ------------------- */
@@ -175,6 +194,14 @@ int gd_cpu_isa(void) {
         gd_table.sptn_f64 = gd_spmm_tn_f64_##SFX;                                        \
         gd_table.nnz_f32 = gd_count_nonzero_f32_##SFX;                                   \
         gd_table.nnz_f64 = gd_count_nonzero_f64_##SFX;                                   \
+        gd_table.pksize_f32 = gd_pack_rows_size_f32_##SFX;                               \
+        gd_table.pksize_f64 = gd_pack_rows_size_f64_##SFX;                               \
+        gd_table.pack_f32 = gd_pack_rows_f32_##SFX;                                      \
+        gd_table.pack_f64 = gd_pack_rows_f64_##SFX;                                      \
+        gd_table.unpack_f32 = gd_unpack_rows_f32_##SFX;                                  \
+        gd_table.unpack_f64 = gd_unpack_rows_f64_##SFX;                                  \
+        gd_table.ucols_f32 = gd_unpack_cols_f32_##SFX;                                   \
+        gd_table.ucols_f64 = gd_unpack_cols_f64_##SFX;                                   \
         gd_table.isa_f32 = gd_table.isa_f64 = (ISA);                                     \
         gd_optim_fill_f32_##SFX(&gd_optim_f32);                                          \
         gd_optim_fill_f64_##SFX(&gd_optim_f64);                                          \
@@ -245,6 +272,28 @@ GD_SPMM_PUBLIC(double, f64)
 
 int64_t gd_count_nonzero_f32(int64_t n, const float *x) { return gd_table.nnz_f32(n, x); }
 int64_t gd_count_nonzero_f64(int64_t n, const double *x) { return gd_table.nnz_f64(n, x); }
+
+/* ---- packed rows ----------------------------------------------------------------- */
+#define GD_PACK_PUBLIC(T, SFX)                                                           \
+    int64_t gd_pack_rows_size_##SFX(int64_t n, int64_t f, const T *x, int64_t *off,      \
+                                    int n_threads) {                                     \
+        return gd_table.pksize_##SFX(n, f, x, off, n_threads);                           \
+    }                                                                                    \
+    void gd_pack_rows_##SFX(int64_t n, int64_t f, const T *x, const int64_t *off,        \
+                            void *out, int n_threads) {                                  \
+        gd_table.pack_##SFX(n, f, x, off, out, n_threads);                               \
+    }                                                                                    \
+    int64_t gd_unpack_rows_##SFX(int64_t m, int64_t f, const void *packed,               \
+                                 const int64_t *off, const int64_t *rows, T *dst,        \
+                                 int n_threads) {                                        \
+        return gd_table.unpack_##SFX(m, f, packed, off, rows, dst, n_threads);           \
+    }                                                                                    \
+    int64_t gd_unpack_cols_##SFX(const void *record, int64_t f, int64_t c0, int64_t c1,  \
+                                 T *dst) {                                               \
+        return gd_table.ucols_##SFX(record, f, c0, c1, dst);                             \
+    }
+GD_PACK_PUBLIC(float, f32)
+GD_PACK_PUBLIC(double, f64)
 
 /* ---- the public optimizer names: through the table ------------------------------ */
 #define GD_OPTIM_PUBLIC_f32(name, params, args) \

@@ -16,6 +16,15 @@
 /* int64 elements between two threads' slots in a shared array (64 bytes: no two
  * threads write one cache line). */
 #define GD_ENGINE_PART_STRIDE 8
+/* The gather from packed rows asks for the record this many rows ahead while it
+ * unpacks the current one (measured on one core, 32 random MNIST rows: 1 to 4 ahead
+ * alike within the noise, all about half the time of no prefetch). */
+#define GD_PACK_AHEAD 2
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define GD_PREFETCH(p) ((void)(p))
+#endif
 
 static inline int64_t gd_round_up(int64_t n) { return (n + 15) / 16 * 16; }
 

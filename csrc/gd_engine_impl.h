@@ -141,12 +141,27 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
     int tid = GD_THREAD_ID(), nt = GD_TEAM_SIZE();
     int64_t c0, c1, lo, hi, nonzero = 0;
     GD_FN(gd_input_share)(m, F, tid, nt, &c0, &c1, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t r = e->index ? e->index[start + i] : start + i;
-        const GD_T *src = x + r * F;
-        GD_T *dst = w->xb + i * F;
-        for (int64_t j = c0; j < c1; j++) dst[j] = src[j];
-        nonzero += GD_FN(gd_count_nonzero)(c1 - c0, dst + c0);
+    if (e->packed) {
+        /* from the packed copy, the records GD_PACK_AHEAD rows on already on their way */
+        const unsigned char *pk = (const unsigned char *)e->packed;
+        for (int64_t i = lo; i < hi; i++) {
+            if (i + GD_PACK_AHEAD < hi) {
+                int64_t ra = e->index ? e->index[start + i + GD_PACK_AHEAD]
+                                      : start + i + GD_PACK_AHEAD;
+                for (int64_t b = e->packed_off[ra]; b < e->packed_off[ra + 1]; b += 64)
+                    GD_PREFETCH(pk + b);
+            }
+            int64_t r = e->index ? e->index[start + i] : start + i;
+            nonzero += GD_FN(gd_unpack_cols)(pk + e->packed_off[r], F, c0, c1, w->xb + i * F);
+        }
+    } else {
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t r = e->index ? e->index[start + i] : start + i;
+            const GD_T *src = x + r * F;
+            GD_T *dst = w->xb + i * F;
+            for (int64_t j = c0; j < c1; j++) dst[j] = src[j];
+            nonzero += GD_FN(gd_count_nonzero)(c1 - c0, dst + c0);
+        }
     }
     if (with_targets) {
         int onehot = 0;

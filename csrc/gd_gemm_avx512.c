@@ -31,6 +31,10 @@
 #define V_NZMASK(p) _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ)
 #define V_FMA_IF(a, b, c, on) \
     _mm512_mask3_fmadd_ps((a), (b), (c), (__mmask16)(0u - (unsigned)(on)))
+#define V_ANYBITS(v) _mm512_test_epi32_mask(_mm512_castps_si512(v), _mm512_castps_si512(v))
+#define V_NZ(v) _mm512_cmp_ps_mask((v), _mm512_setzero_ps(), _CMP_NEQ_UQ)
+#define V_COMPRESS(k, v) _mm512_maskz_compress_ps((__mmask16)(k), (v))
+#define V_EXPANDLOAD(k, p) _mm512_maskz_expandloadu_ps((__mmask16)(k), (p))
 #include "gd_gemm_tmpl.h"
 #include "gd_gemm_isa_end.h"
 #undef V_FMA
@@ -55,6 +59,10 @@
 #define V_NZMASK(p) _mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ)
 #define V_FMA_IF(a, b, c, on) \
     _mm512_mask3_fmadd_pd((a), (b), (c), (__mmask8)(0u - (unsigned)(on)))
+#define V_ANYBITS(v) _mm512_test_epi64_mask(_mm512_castpd_si512(v), _mm512_castpd_si512(v))
+#define V_NZ(v) _mm512_cmp_pd_mask((v), _mm512_setzero_pd(), _CMP_NEQ_UQ)
+#define V_COMPRESS(k, v) _mm512_maskz_compress_pd((__mmask8)(k), (v))
+#define V_EXPANDLOAD(k, p) _mm512_maskz_expandloadu_pd((__mmask8)(k), (p))
 #include "gd_gemm_tmpl.h"
 
 #endif

@@ -18,3 +18,7 @@
 #undef V_STOREN
 #undef V_NZMASK
 #undef V_FMA_IF
+#undef V_ANYBITS
+#undef V_NZ
+#undef V_COMPRESS
+#undef V_EXPANDLOAD

@@ -563,6 +563,8 @@ int GD_CAT(gd_gemm_tn_, GD_SFX)(int64_t m, int64_t n, int64_t k, T alpha, const 
 
 /* the products that skip A's zeros, on the same macros */
 #include "gd_spmm_tmpl.h"
+/* packed rows, on the same macros */
+#include "gd_pack_tmpl.h"
 
 #undef GD_WS_ELEMS
 #undef GD_HAS_MASK

@@ -44,6 +44,8 @@ cdef class EngineCore:
     cdef object _iws
     cdef int32_t[::1] _labels_mv
     cdef int64_t[::1] _index_mv
+    cdef const unsigned char[::1] _packed_mv
+    cdef const int64_t[::1] _packed_off_mv
     cdef unsigned char[::1] _layers_mv
     cdef int64_t[::1] _iter_mv
     cdef object _lr_steps
@@ -188,13 +190,17 @@ cdef class EngineCore:
         self._lr_steps = lr_steps
         self.e.lr_steps = &self._lr_mv[0]
 
-    def set_data(self, x, labels, targets, sample_weight, index):
+    def set_data(self, x, labels, targets, sample_weight, index, packed=None):
         """Point the engine at a data set (arrays kept referenced until replaced).
 
         x[N, n_features] and targets[N, n_outputs] of the engine's dtype, labels int32[N],
-        sample_weight[N], index int64[*] of rows of x; all C-contiguous.
+        sample_weight[N], index int64[*] of rows of x; all C-contiguous. packed: None, or
+        (buffer uint8, off int64[N + 1]) from pack_rows on this x, which training then
+        gathers its batches from.
         """
         cdef int64_t n_rows = x.shape[0]
+        if packed is not None:
+            _packed_check(n_rows, packed[1], packed[0])
         if index is not None and index.shape[0] > 0:
             if index.min() < 0 or index.max() >= n_rows:
                 raise IndexError(f"index holds rows outside [0, {n_rows})")
@@ -207,7 +213,15 @@ cdef class EngineCore:
             raise ValueError("targets and x differ in length")
         if sample_weight is not None and sample_weight.shape[0] != n_rows:
             raise ValueError("sample_weight and x differ in length")
-        self._data_refs = (x, labels, targets, sample_weight, index)
+        self._data_refs = (x, labels, targets, sample_weight, index, packed)
+        if packed is not None and n_rows > 0:
+            self._packed_mv = packed[0]
+            self._packed_off_mv = packed[1]
+            self.e.packed = &self._packed_mv[0]
+            self.e.packed_off = &self._packed_off_mv[0]
+        else:
+            self.e.packed = NULL
+            self.e.packed_off = NULL
         # the positions the engine addresses: through the index, or the rows themselves
         self.e.n_samples = index.shape[0] if index is not None else n_rows
         self.e.x = _ptr(x, self.f64)

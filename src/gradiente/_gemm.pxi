@@ -76,6 +76,78 @@ def count_nonzero(const floating[::1] x):
     return gd_count_nonzero_f64(x.shape[0], &x[0])
 
 
+def pack_rows_size(const floating[:, ::1] x, int64_t[::1] off, int n_threads):
+    """off[0] = 0, off[i + 1] = off[i] + the bytes of row i's packed record
+    (gd_pack_rows_size_*); returns off[n]."""
+    cdef int64_t n = x.shape[0], f = x.shape[1], total
+    if off.shape[0] != n + 1:
+        raise ValueError(f"off must hold {n + 1} offsets, got {off.shape[0]}")
+    if f >= 2**31:
+        raise ValueError(f"x has {f} columns; packed rows hold fewer than 2**31")
+    if n == 0 or f == 0:
+        off[:] = 0
+        return 0
+    with nogil:
+        if floating is float:
+            total = gd_pack_rows_size_f32(n, f, &x[0, 0], &off[0], n_threads)
+        else:
+            total = gd_pack_rows_size_f64(n, f, &x[0, 0], &off[0], n_threads)
+    return total
+
+
+def _packed_check(int64_t n, const int64_t[::1] off, const unsigned char[::1] out):
+    if off.shape[0] != n + 1:
+        raise ValueError(f"off must hold {n + 1} offsets, got {off.shape[0]}")
+    if off[0] != 0 or off[n] > out.shape[0]:
+        raise ValueError("off does not fit the packed buffer")
+    if n and (<size_t>&out[0]) % 8 != 0:
+        raise ValueError("the packed buffer must be 8-byte aligned")
+
+
+def pack_rows(const floating[:, ::1] x, const int64_t[::1] off, unsigned char[::1] out,
+              int n_threads):
+    """Writes x's packed records at out + off[i] (gd_pack_rows_*; off from
+    pack_rows_size on the same x)."""
+    cdef int64_t n = x.shape[0], f = x.shape[1]
+    _packed_check(n, off, out)
+    if n == 0 or f == 0:
+        return
+    with nogil:
+        if floating is float:
+            gd_pack_rows_f32(n, f, &x[0, 0], &off[0], &out[0], n_threads)
+        else:
+            gd_pack_rows_f64(n, f, &x[0, 0], &off[0], &out[0], n_threads)
+
+
+def unpack_rows(const unsigned char[::1] packed, const int64_t[::1] off,
+                const int64_t[::1] rows, floating[:, ::1] dst, int n_threads):
+    """dst[i] = packed row rows[i] (gd_unpack_rows_*); returns their nonzero count."""
+    cdef int64_t m = dst.shape[0], f = dst.shape[1], n = off.shape[0] - 1, total, i
+    _packed_check(n, off, packed)
+    if rows.shape[0] != m:
+        raise ValueError(f"rows holds {rows.shape[0]} entries for {m} rows of dst")
+    cdef int64_t head = 16 + 8 * ((f + 63) // 64), r, count
+    for i in range(m):
+        r = rows[i]
+        if r < 0 or r >= n:
+            raise IndexError(f"rows[{i}] = {r} outside [0, {n})")
+        if off[r + 1] - off[r] < head:
+            raise ValueError(f"row {r}'s record does not hold {f} columns")
+        count = (<const int32_t *>&packed[off[r] + 12])[0]
+        if off[r + 1] - off[r] != head + (count * sizeof(floating) + 7) // 8 * 8:
+            raise ValueError(f"row {r}'s record does not hold {f} columns")
+    if m == 0 or f == 0:
+        return 0
+    with nogil:
+        if floating is float:
+            total = gd_unpack_rows_f32(m, f, &packed[0], &off[0], &rows[0], &dst[0, 0],
+                                       n_threads)
+        else:
+            total = gd_unpack_rows_f64(m, f, &packed[0], &off[0], &rows[0], &dst[0, 0],
+                                       n_threads)
+    return total
+
+
 def sparse_max_density(density=None):
     """The density at or below which dense layers skip their input's zeros; with a value,
     sets it (0 never, 1 always) and returns the previous one."""

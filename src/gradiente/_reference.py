@@ -55,6 +55,49 @@ def count_nonzero(x):
     return int(np.count_nonzero(x))
 
 
+def spmm_cut(k):
+    """Where the sparse products split k (and a packed row its columns): k itself below
+    128, else k/2 rounded to a multiple of 16."""
+    cut = (k // 2 + 8) // 16 * 16
+    return k if (k < 128 or cut <= 0 or cut >= k) else cut
+
+
+def pack_rows(x):
+    """x [n, f] as packed records (the format in gd_kernels.h): (bytes as uint8,
+    off int64[n + 1]), record i at off[i]."""
+    x = np.ascontiguousarray(x)
+    n, f = x.shape
+    cut, words = spmm_cut(f), (f + 63) // 64
+    records, off = [], [0]
+    for row in x:
+        bits = row.view(np.uint32 if x.itemsize == 4 else np.uint64) != 0
+        nz = row != 0
+        vals = row[bits].tobytes()
+        head = np.array([nz[:cut].sum(), nz[cut:].sum(), bits[:cut].sum(), bits.sum()],
+                        dtype=np.int32).tobytes()
+        packed_bits = np.zeros(words * 64, dtype=bool)
+        packed_bits[:f] = bits
+        mask = np.packbits(packed_bits, bitorder="little").tobytes()  # little-endian words
+        rec = head + mask + vals + b"\0" * (-len(vals) % 8)
+        records.append(rec)
+        off.append(off[-1] + len(rec))
+    return np.frombuffer(b"".join(records), dtype=np.uint8).copy(), np.array(off, np.int64)
+
+
+def unpack_rows(packed, off, rows, f, dtype):
+    """Rows `rows` of a packed matrix of f columns: (dst [len(rows), f], nonzero count)."""
+    dtype = np.dtype(dtype)
+    words = (f + 63) // 64
+    dst = np.zeros((len(rows), f), dtype=dtype)
+    for i, r in enumerate(rows):
+        rec = packed[off[r]:off[r + 1]]
+        count = int(rec[12:16].view(np.int32)[0])
+        bits = np.unpackbits(rec[16:16 + 8 * words], bitorder="little").astype(bool)[:f]
+        start = 16 + 8 * words
+        dst[i, bits] = rec[start:start + count * dtype.itemsize].view(dtype)
+    return dst, int(np.count_nonzero(dst))
+
+
 def _softmax_rows(x):
     shifted = x - x.max(axis=-1, keepdims=True)
     e = np.exp(shifted)

@@ -185,6 +185,9 @@ class Trainer:
         self._in_fit = True
         logs = {}
         try:
+            prepare = getattr(engine, "prepare_fit", None)
+            if prepare is not None:
+                prepare(x)  # the engine may keep a copy of x laid out for its gather
             cbs.on_train_begin()
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
