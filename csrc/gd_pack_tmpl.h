@@ -224,7 +224,8 @@ int GD_CAT(gd_pack_palette_, GD_SFX)(int64_t n, int64_t f, const T *x, T *pal,
         int stop = 0;
         gd_pal_map mine;
         gd_pal_clear(&mine);
-        unsigned char *raw = (unsigned char *)malloc((size_t)(head + f * (int64_t)sizeof(T)));
+        /* a row's raw record, its values padded to 8 bytes */
+        unsigned char *raw = (unsigned char *)malloc((size_t)GD_FN(gd_pack_bytes_)(f, f, 0));
         if (!raw) stop = 1;
         gd_static_range(n, 1, GD_THREAD_ID(), GD_TEAM_SIZE(), &lo, &hi);
         for (int64_t i = lo; i < hi && !stop; i++) {
@@ -288,7 +289,7 @@ int64_t GD_CAT(gd_pack_rows_size_, GD_SFX)(int64_t n, int64_t f, const T *x, int
 
 int GD_CAT(gd_pack_rows_, GD_SFX)(int64_t n, int64_t f, const T *x, const T *pal, int n_pal,
                                   const int64_t *off, void *out, int n_threads) {
-    int64_t cut = gd_spmm_cut(f), head = GD_PACK_HEADER + 8 * gd_pack_words(f);
+    int64_t cut = gd_spmm_cut(f);
     int fork = gd_fork_threads(n_threads, (double)n * (double)f, GD_PACK_MIN_PAR_ELEMS);
     int status = GD_OK;
     gd_pal_map map;
@@ -300,7 +301,7 @@ int GD_CAT(gd_pack_rows_, GD_SFX)(int64_t n, int64_t f, const T *x, const T *pal
         int32_t h[4];
         unsigned char *raw = 0;
         if (n_pal > 0) {
-            raw = (unsigned char *)malloc((size_t)(head + f * (int64_t)sizeof(T)));
+            raw = (unsigned char *)malloc((size_t)GD_FN(gd_pack_bytes_)(f, f, 0));
             if (!raw) {
                 GD_PRAGMA(omp atomic write)
                 status = GD_ENOMEM;
