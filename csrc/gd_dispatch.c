@@ -23,13 +23,11 @@
     void gd_spmm_nn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, T *, int);\
     void gd_spmm_tn_##SFX(int64_t, int64_t, int64_t, const T *, const T *, T *, int);    \
     int64_t gd_count_nonzero_##SFX(int64_t, const T *);                               \
-    int gd_pack_palette_##SFX(int64_t, int64_t, const T *, T *, int);                     \
-    int64_t gd_pack_rows_size_##SFX(int64_t, int64_t, const T *, int, int64_t *, int);    \
-    int gd_pack_rows_##SFX(int64_t, int64_t, const T *, const T *, int, const int64_t *,  \
-                           void *, int);                                                  \
+    int64_t gd_pack_rows_size_##SFX(int64_t, int64_t, const T *, int64_t *, int);         \
+    void gd_pack_rows_##SFX(int64_t, int64_t, const T *, const int64_t *, void *, int);   \
     int64_t gd_unpack_rows_##SFX(int64_t, int64_t, const void *, const int64_t *,         \
-                                 const T *, const int64_t *, T *, int);                   \
-    int64_t gd_unpack_cols_##SFX(const void *, int64_t, const T *, int64_t, int64_t, T *);
+                                 const int64_t *, T *, int);                              \
+    int64_t gd_unpack_cols_##SFX(const void *, int64_t, int64_t, int64_t, T *);
 GD_GEMM_PROTOS(float, f32_generic)
 GD_GEMM_PROTOS(double, f64_generic)
 #if GD_X86
@@ -64,20 +62,16 @@ static struct {
     gd_spmm_f64_fn sptn_f64;
     int64_t (*nnz_f32)(int64_t, const float *);
     int64_t (*nnz_f64)(int64_t, const double *);
-    int (*palette_f32)(int64_t, int64_t, const float *, float *, int);
-    int (*palette_f64)(int64_t, int64_t, const double *, double *, int);
-    int64_t (*pksize_f32)(int64_t, int64_t, const float *, int, int64_t *, int);
-    int64_t (*pksize_f64)(int64_t, int64_t, const double *, int, int64_t *, int);
-    int (*pack_f32)(int64_t, int64_t, const float *, const float *, int, const int64_t *,
-                    void *, int);
-    int (*pack_f64)(int64_t, int64_t, const double *, const double *, int, const int64_t *,
-                    void *, int);
-    int64_t (*unpack_f32)(int64_t, int64_t, const void *, const int64_t *, const float *,
-                          const int64_t *, float *, int);
-    int64_t (*unpack_f64)(int64_t, int64_t, const void *, const int64_t *, const double *,
-                          const int64_t *, double *, int);
-    int64_t (*ucols_f32)(const void *, int64_t, const float *, int64_t, int64_t, float *);
-    int64_t (*ucols_f64)(const void *, int64_t, const double *, int64_t, int64_t, double *);
+    int64_t (*pksize_f32)(int64_t, int64_t, const float *, int64_t *, int);
+    int64_t (*pksize_f64)(int64_t, int64_t, const double *, int64_t *, int);
+    void (*pack_f32)(int64_t, int64_t, const float *, const int64_t *, void *, int);
+    void (*pack_f64)(int64_t, int64_t, const double *, const int64_t *, void *, int);
+    int64_t (*unpack_f32)(int64_t, int64_t, const void *, const int64_t *, const int64_t *,
+                          float *, int);
+    int64_t (*unpack_f64)(int64_t, int64_t, const void *, const int64_t *, const int64_t *,
+                          double *, int);
+    int64_t (*ucols_f32)(const void *, int64_t, int64_t, int64_t, float *);
+    int64_t (*ucols_f64)(const void *, int64_t, int64_t, int64_t, double *);
 } gd_table = {
     gd_gemm_nn_f32_generic, gd_gemm_nt_f32_generic, gd_gemm_tn_f32_generic,
     gd_gemm_nn_f64_generic, gd_gemm_nt_f64_generic, gd_gemm_tn_f64_generic,
@@ -86,7 +80,6 @@ static struct {
     gd_spmm_nn_f32_generic, gd_spmm_tn_f32_generic,
     gd_spmm_nn_f64_generic, gd_spmm_tn_f64_generic,
     gd_count_nonzero_f32_generic, gd_count_nonzero_f64_generic,
-    gd_pack_palette_f32_generic, gd_pack_palette_f64_generic,
     gd_pack_rows_size_f32_generic, gd_pack_rows_size_f64_generic,
     gd_pack_rows_f32_generic, gd_pack_rows_f64_generic,
     gd_unpack_rows_f32_generic, gd_unpack_rows_f64_generic,
@@ -201,8 +194,6 @@ int gd_cpu_isa(void) {
         gd_table.sptn_f64 = gd_spmm_tn_f64_##SFX;                                        \
         gd_table.nnz_f32 = gd_count_nonzero_f32_##SFX;                                   \
         gd_table.nnz_f64 = gd_count_nonzero_f64_##SFX;                                   \
-        gd_table.palette_f32 = gd_pack_palette_f32_##SFX;                                \
-        gd_table.palette_f64 = gd_pack_palette_f64_##SFX;                                \
         gd_table.pksize_f32 = gd_pack_rows_size_f32_##SFX;                               \
         gd_table.pksize_f64 = gd_pack_rows_size_f64_##SFX;                               \
         gd_table.pack_f32 = gd_pack_rows_f32_##SFX;                                      \
@@ -284,25 +275,22 @@ int64_t gd_count_nonzero_f64(int64_t n, const double *x) { return gd_table.nnz_f
 
 /* ---- packed rows ----------------------------------------------------------------- */
 #define GD_PACK_PUBLIC(T, SFX)                                                           \
-    int gd_pack_palette_##SFX(int64_t n, int64_t f, const T *x, T *pal, int n_threads) { \
-        return gd_table.palette_##SFX(n, f, x, pal, n_threads);                          \
+    int64_t gd_pack_rows_size_##SFX(int64_t n, int64_t f, const T *x, int64_t *off,      \
+                                    int n_threads) {                                     \
+        return gd_table.pksize_##SFX(n, f, x, off, n_threads);                           \
     }                                                                                    \
-    int64_t gd_pack_rows_size_##SFX(int64_t n, int64_t f, const T *x, int n_pal,         \
-                                    int64_t *off, int n_threads) {                       \
-        return gd_table.pksize_##SFX(n, f, x, n_pal, off, n_threads);                    \
-    }                                                                                    \
-    int gd_pack_rows_##SFX(int64_t n, int64_t f, const T *x, const T *pal, int n_pal,    \
-                           const int64_t *off, void *out, int n_threads) {               \
-        return gd_table.pack_##SFX(n, f, x, pal, n_pal, off, out, n_threads);            \
+    void gd_pack_rows_##SFX(int64_t n, int64_t f, const T *x, const int64_t *off,        \
+                            void *out, int n_threads) {                                  \
+        gd_table.pack_##SFX(n, f, x, off, out, n_threads);                               \
     }                                                                                    \
     int64_t gd_unpack_rows_##SFX(int64_t m, int64_t f, const void *packed,               \
-                                 const int64_t *off, const T *pal, const int64_t *rows,  \
-                                 T *dst, int n_threads) {                                \
-        return gd_table.unpack_##SFX(m, f, packed, off, pal, rows, dst, n_threads);      \
+                                 const int64_t *off, const int64_t *rows, T *dst,        \
+                                 int n_threads) {                                        \
+        return gd_table.unpack_##SFX(m, f, packed, off, rows, dst, n_threads);           \
     }                                                                                    \
-    int64_t gd_unpack_cols_##SFX(const void *record, int64_t f, const T *pal, int64_t c0,\
-                                 int64_t c1, T *dst) {                                   \
-        return gd_table.ucols_##SFX(record, f, pal, c0, c1, dst);                        \
+    int64_t gd_unpack_cols_##SFX(const void *record, int64_t f, int64_t c0, int64_t c1,  \
+                                 T *dst) {                                               \
+        return gd_table.ucols_##SFX(record, f, c0, c1, dst);                             \
     }
 GD_PACK_PUBLIC(float, f32)
 GD_PACK_PUBLIC(double, f64)

@@ -152,9 +152,7 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
                     GD_PREFETCH(pk + b);
             }
             int64_t r = e->index ? e->index[start + i] : start + i;
-            nonzero += GD_FN(gd_unpack_cols)(pk + e->packed_off[r], F,
-                                             (const GD_T *)e->packed_palette, c0, c1,
-                                             w->xb + i * F);
+            nonzero += GD_FN(gd_unpack_cols)(pk + e->packed_off[r], F, c0, c1, w->xb + i * F);
         }
     } else {
         for (int64_t i = lo; i < hi; i++) {

@@ -85,13 +85,11 @@ GD_DENSE_COUNTED_PROTOS(double, f64)
 #undef GD_DENSE_COUNTED_PROTOS
 
 /* gd_unpack_cols_<dtype>: columns [c0, c1) of a packed row's record (gd_pack_rows_*)
- * into dst[c0 .. c1), bit for bit; c0 is 0 or gd_spmm_cut(f), c1 that cut or f; pal the
- * packed matrix's palette or NULL. Returns the nonzeros of those columns (the record's
- * counts). Serial. */
-int64_t gd_unpack_cols_f32(const void *record, int64_t f, const float *pal, int64_t c0,
-                           int64_t c1, float *dst);
-int64_t gd_unpack_cols_f64(const void *record, int64_t f, const double *pal, int64_t c0,
-                           int64_t c1, double *dst);
+ * into dst[c0 .. c1), bit for bit; c0 is 0 or gd_spmm_cut(f), c1 that cut or f.
+ * Returns the nonzeros of those columns (the record's counts). Serial. */
+int64_t gd_unpack_cols_f32(const void *record, int64_t f, int64_t c0, int64_t c1, float *dst);
+int64_t gd_unpack_cols_f64(const void *record, int64_t f, int64_t c0, int64_t c1,
+                           double *dst);
 
 /* Where gd_spmm_nn cuts k (and gd_spmm_tn splits its rows; the training engine's
  * gather splits the input's columns there too): k/2 rounded to a multiple of 16

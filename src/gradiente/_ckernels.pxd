@@ -41,22 +41,20 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
     double gd_sparse_max_density(double density)
     int64_t gd_count_nonzero_f32(int64_t n, const float *x)
     int64_t gd_count_nonzero_f64(int64_t n, const double *x)
-    int gd_pack_palette_f32(int64_t n, int64_t f, const float *x, float *pal, int n_threads)
-    int gd_pack_palette_f64(int64_t n, int64_t f, const double *x, double *pal, int n_threads)
-    int64_t gd_pack_rows_size_f32(int64_t n, int64_t f, const float *x, int n_pal,
-                                  int64_t *off, int n_threads)
-    int64_t gd_pack_rows_size_f64(int64_t n, int64_t f, const double *x, int n_pal,
-                                  int64_t *off, int n_threads)
-    int gd_pack_rows_f32(int64_t n, int64_t f, const float *x, const float *pal, int n_pal,
-                         const int64_t *off, void *out, int n_threads)
-    int gd_pack_rows_f64(int64_t n, int64_t f, const double *x, const double *pal, int n_pal,
-                         const int64_t *off, void *out, int n_threads)
+    int64_t gd_pack_rows_size_f32(int64_t n, int64_t f, const float *x, int64_t *off,
+                                  int n_threads)
+    int64_t gd_pack_rows_size_f64(int64_t n, int64_t f, const double *x, int64_t *off,
+                                  int n_threads)
+    void gd_pack_rows_f32(int64_t n, int64_t f, const float *x, const int64_t *off,
+                          void *out, int n_threads)
+    void gd_pack_rows_f64(int64_t n, int64_t f, const double *x, const int64_t *off,
+                          void *out, int n_threads)
     int64_t gd_unpack_rows_f32(int64_t m, int64_t f, const void *packed,
-                               const int64_t *off, const float *pal, const int64_t *rows,
-                               float *dst, int n_threads)
+                               const int64_t *off, const int64_t *rows, float *dst,
+                               int n_threads)
     int64_t gd_unpack_rows_f64(int64_t m, int64_t f, const void *packed,
-                               const int64_t *off, const double *pal, const int64_t *rows,
-                               double *dst, int n_threads)
+                               const int64_t *off, const int64_t *rows, double *dst,
+                               int n_threads)
 
     void gd_act_fwd_f32(int64_t m, int64_t n, int act, const float *x, float *y, int n_threads)
     void gd_act_fwd_f64(int64_t m, int64_t n, int act, const double *x, double *y, int n_threads)
@@ -223,7 +221,6 @@ cdef extern from "gradiente/gd_kernels.h" nogil:
         const int64_t *index
         const void *packed
         const int64_t *packed_off
-        const void *packed_palette
         int64_t max_batch
         void *ws
         int32_t *iws

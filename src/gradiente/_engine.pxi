@@ -46,7 +46,6 @@ cdef class EngineCore:
     cdef int64_t[::1] _index_mv
     cdef const unsigned char[::1] _packed_mv
     cdef const int64_t[::1] _packed_off_mv
-    cdef object _packed_pal
     cdef unsigned char[::1] _layers_mv
     cdef int64_t[::1] _iter_mv
     cdef object _lr_steps
@@ -196,14 +195,12 @@ cdef class EngineCore:
 
         x[N, n_features] and targets[N, n_outputs] of the engine's dtype, labels int32[N],
         sample_weight[N], index int64[*] of rows of x; all C-contiguous. packed: None, or
-        (buffer uint8, off int64[N + 1], palette or None) from pack_rows on this x, which
-        training then gathers its batches from.
+        (buffer uint8, off int64[N + 1]) from pack_rows on this x, which training then
+        gathers its batches from.
         """
         cdef int64_t n_rows = x.shape[0]
         if packed is not None:
-            _packed_check(n_rows, packed[1], packed[0], packed[2])
-            if packed[2] is not None and packed[2].dtype != (_np.float64 if self.f64 else _np.float32):
-                raise ValueError("the palette's dtype differs from the engine's")
+            _packed_check(n_rows, packed[1], packed[0])
         if index is not None and index.shape[0] > 0:
             if index.min() < 0 or index.max() >= n_rows:
                 raise IndexError(f"index holds rows outside [0, {n_rows})")
@@ -222,13 +219,9 @@ cdef class EngineCore:
             self._packed_off_mv = packed[1]
             self.e.packed = &self._packed_mv[0]
             self.e.packed_off = &self._packed_off_mv[0]
-            self._packed_pal = packed[2]
-            self.e.packed_palette = _ptr(packed[2], self.f64) if packed[2] is not None else NULL
         else:
             self.e.packed = NULL
             self.e.packed_off = NULL
-            self.e.packed_palette = NULL
-            self._packed_pal = None
         # the positions the engine addresses: through the index, or the rows themselves
         self.e.n_samples = index.shape[0] if index is not None else n_rows
         self.e.x = _ptr(x, self.f64)

@@ -46,18 +46,17 @@ PROBE_SECONDS = 0.01
 #: PACK_MIN_BYTES (smaller data stays in the caches, where copying its rows costs
 #: little) and the copy at most PACK_MAX_FRACTION of x and what FIT_EXTRA_BYTES leaves
 #: beside the gradients and optimizer slots (what fit adds to memory beyond the data
-#: set). Raw values where they fit (faster to unpack: the seed model's epochs took
-#: 0.90-0.93x the time of the plain gather), else a byte per value indexing a palette
-#: when x has at most 256 distinct values (0.96-0.97x; the big MLP's 0.87x, against
-#: 0.90x raw, where the 43 MB raw copy of MNIST would not fit).
+#: set). Measured in one process alternating epochs: the seed model's took 0.90-0.93x
+#: the time of the plain gather; the big MLP's (256 rows a step, of 12 ms) 0.96-1.01x,
+#: and it is not packed: its gradients and Adam slots leave no room for the 43 MB.
 PACK_MIN_BYTES = 16 << 20
 FIT_EXTRA_BYTES = 48 << 20
 PACK_MAX_FRACTION = 1 / 3
 
 
 def pack_rows(x, n_threads, budget=FIT_EXTRA_BYTES):
-    """(buffer, off, palette or None): x [N, F] packed (gd_pack_rows) in at most
-    `budget` bytes and PACK_MAX_FRACTION of x, or None where it does not pay or fit."""
+    """(buffer, off): x [N, F] packed (gd_pack_rows) in at most `budget` bytes and
+    PACK_MAX_FRACTION of x, or None where it does not pay or fit."""
     from . import _ckernels
 
     n, f = x.shape
@@ -72,20 +71,14 @@ def pack_rows(x, n_threads, budget=FIT_EXTRA_BYTES):
     sample = x[::max(1, n // 256)]
     density = np.count_nonzero(sample) / sample.size
     head = 16 + 8 * ((f + 63) // 64)
-    if n * (head + density * f) > 1.25 * limit:
+    if n * (head + density * f * x.itemsize) > 1.25 * limit:
         return None
     off = np.empty(n + 1, dtype=np.int64)
-    pal = None
-    if (n * (head + density * f * x.itemsize) > 1.25 * limit
-            or _ckernels.pack_rows_size(x, 0, off, n_threads) > limit):
-        pal = np.empty(256, dtype=x.dtype)
-        n_pal = _ckernels.pack_palette(x, pal, n_threads)
-        if n_pal <= 0 or _ckernels.pack_rows_size(x, n_pal, off, n_threads) > limit:
-            return None
-        pal = pal[:n_pal].copy()
+    if _ckernels.pack_rows_size(x, off, n_threads) > limit:
+        return None
     buf = np.empty(int(off[-1]), dtype=np.uint8)
-    _ckernels.pack_rows(x, pal, off, buf, n_threads)
-    return buf, off, pal
+    _ckernels.pack_rows(x, off, buf, n_threads)
+    return buf, off
 
 
 def supports(plan):

@@ -76,25 +76,9 @@ def count_nonzero(const floating[::1] x):
     return gd_count_nonzero_f64(x.shape[0], &x[0])
 
 
-def pack_palette(const floating[:, ::1] x, floating[::1] pal, int n_threads):
-    """x's palette (gd_pack_palette_*) in pal[:256]; returns its size, or -1 (none)."""
-    cdef int64_t n = x.shape[0], f = x.shape[1]
-    cdef int count
-    if pal.shape[0] < 256:
-        raise ValueError(f"pal must hold 256 values, got {pal.shape[0]}")
-    if n == 0 or f == 0:
-        return -1
-    with nogil:
-        if floating is float:
-            count = gd_pack_palette_f32(n, f, &x[0, 0], &pal[0], n_threads)
-        else:
-            count = gd_pack_palette_f64(n, f, &x[0, 0], &pal[0], n_threads)
-    return count
-
-
-def pack_rows_size(const floating[:, ::1] x, int n_pal, int64_t[::1] off, int n_threads):
+def pack_rows_size(const floating[:, ::1] x, int64_t[::1] off, int n_threads):
     """off[0] = 0, off[i + 1] = off[i] + the bytes of row i's packed record
-    (gd_pack_rows_size_*; n_pal > 0: with a palette); returns off[n]."""
+    (gd_pack_rows_size_*); returns off[n]."""
     cdef int64_t n = x.shape[0], f = x.shape[1], total
     if off.shape[0] != n + 1:
         raise ValueError(f"off must hold {n + 1} offsets, got {off.shape[0]}")
@@ -105,61 +89,44 @@ def pack_rows_size(const floating[:, ::1] x, int n_pal, int64_t[::1] off, int n_
         return 0
     with nogil:
         if floating is float:
-            total = gd_pack_rows_size_f32(n, f, &x[0, 0], n_pal, &off[0], n_threads)
+            total = gd_pack_rows_size_f32(n, f, &x[0, 0], &off[0], n_threads)
         else:
-            total = gd_pack_rows_size_f64(n, f, &x[0, 0], n_pal, &off[0], n_threads)
+            total = gd_pack_rows_size_f64(n, f, &x[0, 0], &off[0], n_threads)
     return total
 
 
-def _packed_check(int64_t n, const int64_t[::1] off, const unsigned char[::1] out, pal):
+def _packed_check(int64_t n, const int64_t[::1] off, const unsigned char[::1] out):
     if off.shape[0] != n + 1:
         raise ValueError(f"off must hold {n + 1} offsets, got {off.shape[0]}")
     if off[0] != 0 or off[n] > out.shape[0]:
         raise ValueError("off does not fit the packed buffer")
     if n and (<size_t>&out[0]) % 8 != 0:
         raise ValueError("the packed buffer must be 8-byte aligned")
-    if pal is not None and not 1 <= pal.shape[0] <= 256:
-        raise ValueError(f"a palette holds 1 to 256 values, got {pal.shape[0]}")
 
 
-def pack_rows(const floating[:, ::1] x, pal, const int64_t[::1] off, unsigned char[::1] out,
+def pack_rows(const floating[:, ::1] x, const int64_t[::1] off, unsigned char[::1] out,
               int n_threads):
-    """Writes x's packed records at out + off[i] (gd_pack_rows_*; pal: None or x's
-    palette from pack_palette; off from pack_rows_size with the same choice)."""
+    """Writes x's packed records at out + off[i] (gd_pack_rows_*; off from
+    pack_rows_size on the same x)."""
     cdef int64_t n = x.shape[0], f = x.shape[1]
-    cdef const floating[::1] pv
-    cdef const floating *pp = NULL
-    cdef int n_pal = 0, status = GD_OK
-    _packed_check(n, off, out, pal)
-    if pal is not None:
-        pv = pal
-        pp = &pv[0]
-        n_pal = pv.shape[0]
+    _packed_check(n, off, out)
     if n == 0 or f == 0:
         return
     with nogil:
         if floating is float:
-            status = gd_pack_rows_f32(n, f, &x[0, 0], pp, n_pal, &off[0], &out[0], n_threads)
+            gd_pack_rows_f32(n, f, &x[0, 0], &off[0], &out[0], n_threads)
         else:
-            status = gd_pack_rows_f64(n, f, &x[0, 0], pp, n_pal, &off[0], &out[0], n_threads)
-    _check(status)
+            gd_pack_rows_f64(n, f, &x[0, 0], &off[0], &out[0], n_threads)
 
 
-def unpack_rows(const unsigned char[::1] packed, const int64_t[::1] off, pal,
+def unpack_rows(const unsigned char[::1] packed, const int64_t[::1] off,
                 const int64_t[::1] rows, floating[:, ::1] dst, int n_threads):
-    """dst[i] = packed row rows[i] (gd_unpack_rows_*; pal: the palette or None); returns
-    their nonzero count."""
+    """dst[i] = packed row rows[i] (gd_unpack_rows_*); returns their nonzero count."""
     cdef int64_t m = dst.shape[0], f = dst.shape[1], n = off.shape[0] - 1, total, i
-    cdef const floating[::1] pv
-    cdef const floating *pp = NULL
-    _packed_check(n, off, packed, pal)
-    if pal is not None:
-        pv = pal
-        pp = &pv[0]
+    _packed_check(n, off, packed)
     if rows.shape[0] != m:
         raise ValueError(f"rows holds {rows.shape[0]} entries for {m} rows of dst")
-    cdef int64_t head = 16 + 8 * ((f + 63) // 64), r, count, width
-    width = 1 if pal is not None else sizeof(floating)
+    cdef int64_t head = 16 + 8 * ((f + 63) // 64), r, count
     for i in range(m):
         r = rows[i]
         if r < 0 or r >= n:
@@ -167,16 +134,16 @@ def unpack_rows(const unsigned char[::1] packed, const int64_t[::1] off, pal,
         if off[r + 1] - off[r] < head:
             raise ValueError(f"row {r}'s record does not hold {f} columns")
         count = (<const int32_t *>&packed[off[r] + 12])[0]
-        if off[r + 1] - off[r] != head + (count * width + 7) // 8 * 8:
+        if off[r + 1] - off[r] != head + (count * sizeof(floating) + 7) // 8 * 8:
             raise ValueError(f"row {r}'s record does not hold {f} columns")
     if m == 0 or f == 0:
         return 0
     with nogil:
         if floating is float:
-            total = gd_unpack_rows_f32(m, f, &packed[0], &off[0], pp, &rows[0], &dst[0, 0],
+            total = gd_unpack_rows_f32(m, f, &packed[0], &off[0], &rows[0], &dst[0, 0],
                                        n_threads)
         else:
-            total = gd_unpack_rows_f64(m, f, &packed[0], &off[0], pp, &rows[0], &dst[0, 0],
+            total = gd_unpack_rows_f64(m, f, &packed[0], &off[0], &rows[0], &dst[0, 0],
                                        n_threads)
     return total
 

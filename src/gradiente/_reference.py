@@ -62,58 +62,39 @@ def spmm_cut(k):
     return k if (k < 128 or cut <= 0 or cut >= k) else cut
 
 
-def _bits(x):
-    return x.view(np.uint32 if x.itemsize == 4 else np.uint64)
-
-
-def pack_palette(x):
-    """The distinct elements of x with any bit set, in increasing bit pattern, when there
-    are 1 to 256 of them; else None."""
-    bits = _bits(np.ascontiguousarray(x)).reshape(-1)
-    distinct = np.unique(bits[bits != 0])
-    if not 1 <= distinct.size <= 256:
-        return None
-    return distinct.view(x.dtype)
-
-
-def pack_rows(x, palette=None):
-    """x [n, f] as packed records (the format in gd_kernels.h), values as indices into
-    palette when one is given: (bytes as uint8, off int64[n + 1]), record i at off[i]."""
+def pack_rows(x):
+    """x [n, f] as packed records (the format in gd_kernels.h): (bytes as uint8,
+    off int64[n + 1]), record i at off[i]."""
     x = np.ascontiguousarray(x)
     n, f = x.shape
     cut, words = spmm_cut(f), (f + 63) // 64
-    pal_bits = None if palette is None else _bits(np.ascontiguousarray(palette))
     records, off = [], [0]
     for row in x:
-        stored = _bits(row) != 0
+        bits = row.view(np.uint32 if x.itemsize == 4 else np.uint64) != 0
         nz = row != 0
-        head = np.array([nz[:cut].sum(), nz[cut:].sum(), stored[:cut].sum(), stored.sum()],
+        vals = row[bits].tobytes()
+        head = np.array([nz[:cut].sum(), nz[cut:].sum(), bits[:cut].sum(), bits.sum()],
                         dtype=np.int32).tobytes()
-        mask = np.zeros(words * 64, dtype=bool)
-        mask[:f] = stored
-        mask = np.packbits(mask, bitorder="little").tobytes()  # little-endian words
-        if pal_bits is None:
-            vals = row[stored].tobytes()
-        else:
-            vals = np.searchsorted(pal_bits, _bits(row)[stored]).astype(np.uint8).tobytes()
+        packed_bits = np.zeros(words * 64, dtype=bool)
+        packed_bits[:f] = bits
+        mask = np.packbits(packed_bits, bitorder="little").tobytes()  # little-endian words
         rec = head + mask + vals + b"\0" * (-len(vals) % 8)
         records.append(rec)
         off.append(off[-1] + len(rec))
     return np.frombuffer(b"".join(records), dtype=np.uint8).copy(), np.array(off, np.int64)
 
 
-def unpack_rows(packed, off, rows, f, dtype, palette=None):
+def unpack_rows(packed, off, rows, f, dtype):
     """Rows `rows` of a packed matrix of f columns: (dst [len(rows), f], nonzero count)."""
     dtype = np.dtype(dtype)
     words = (f + 63) // 64
-    width = 1 if palette is not None else dtype.itemsize
     dst = np.zeros((len(rows), f), dtype=dtype)
     for i, r in enumerate(rows):
         rec = packed[off[r]:off[r + 1]]
         count = int(rec[12:16].view(np.int32)[0])
-        stored = np.unpackbits(rec[16:16 + 8 * words], bitorder="little").astype(bool)[:f]
-        values = rec[16 + 8 * words:16 + 8 * words + count * width]
-        dst[i, stored] = values.view(dtype) if palette is None else palette[values]
+        bits = np.unpackbits(rec[16:16 + 8 * words], bitorder="little").astype(bool)[:f]
+        start = 16 + 8 * words
+        dst[i, bits] = rec[start:start + count * dtype.itemsize].view(dtype)
     return dst, int(np.count_nonzero(dst))
 
 

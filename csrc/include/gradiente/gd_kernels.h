@@ -128,8 +128,7 @@ int64_t gd_count_nonzero_f64(int64_t n, const double *x);
 
 /* Packed rows: a copy of a mostly-zero matrix x [n, f] that the training engine's
  * gather reads instead of x (gd_engine_t.packed). A batch of random rows then comes
- * from memory in a fraction of the lines: for MNIST's images 0.22 of the bytes, 0.08 with
- * a palette.
+ * from memory in a fraction of the lines: 0.22 of the bytes on MNIST's images.
  *   record   : one per row, 8-byte aligned, at packed + off[i]:
  *              int32 nz_lo, nz_hi  elements != 0 (NaN included) in columns [0, cut) and
  *                                  [cut, f), cut = where the first layer's sparse
@@ -139,39 +138,27 @@ int64_t gd_count_nonzero_f64(int64_t n, const double *x);
  *              uint64 bits[(f + 63) / 64]  bit j % 64 of word j / 64: element j is stored
  *                                  (any bit set: every element but +0.0, -0.0 and NaN
  *                                  included, so unpacking gives x back bit for bit)
- *              values[count]       the stored elements in column order: T each, or with
- *                                  a palette a uint8 index into it each; then zero bytes
+ *              T values[count]     the stored elements in column order, then zero bytes
  *                                  to a multiple of 8
- *   palette  : T pal[n_pal], 1 <= n_pal <= 256: the distinct stored elements of x in
- *              increasing bit pattern (as unsigned integers)
- * gd_pack_palette_<dtype>: x's palette in pal[0 .. 256); returns n_pal, or -1 when x
- *   holds more than 256 distinct stored values, none, or no memory was left for a row's
- *   scratch (then pack without one). Stops early when it finds the 257th value.
  * gd_pack_rows_size_<dtype>: off[0] = 0, off[i + 1] = off[i] + the bytes of row i's
- *   record (n_pal > 0: with a palette); returns off[n]. Reads x once.
+ *   record; returns off[n]. Reads x once.
  * gd_pack_rows_<dtype>: writes every record at out + off[i] (out 8-byte aligned, off
- *   from gd_pack_rows_size with the same x and n_pal, out[0 .. off[n]) writable; pal
- *   from gd_pack_palette on the same x when n_pal > 0, else unused). Reads x once.
- *   Returns GD_OK, or GD_ENOMEM (a palette pass's row scratch; out is then incomplete).
+ *   from gd_pack_rows_size on the same x, out[0 .. off[n]) writable). Reads x once.
  * gd_unpack_rows_<dtype>: dst[i, :] = row rows[i] of the packed matrix, bit for bit, for
- *   i < m (rows in [0, n); pal: its palette, NULL for raw values); returns the nonzero
- *   count of the m rows (NaN counts).
+ *   i < m (rows in [0, n)); returns the nonzero count of the m rows (NaN counts).
  * threads: rows split statically; the bytes never depend on the thread count. */
-int gd_pack_palette_f32(int64_t n, int64_t f, const float *x, float *pal, int n_threads);
-int gd_pack_palette_f64(int64_t n, int64_t f, const double *x, double *pal, int n_threads);
-int64_t gd_pack_rows_size_f32(int64_t n, int64_t f, const float *x, int n_pal, int64_t *off,
+int64_t gd_pack_rows_size_f32(int64_t n, int64_t f, const float *x, int64_t *off,
                               int n_threads);
-int64_t gd_pack_rows_size_f64(int64_t n, int64_t f, const double *x, int n_pal,
-                              int64_t *off, int n_threads);
-int gd_pack_rows_f32(int64_t n, int64_t f, const float *x, const float *pal, int n_pal,
-                     const int64_t *off, void *out, int n_threads);
-int gd_pack_rows_f64(int64_t n, int64_t f, const double *x, const double *pal, int n_pal,
-                     const int64_t *off, void *out, int n_threads);
+int64_t gd_pack_rows_size_f64(int64_t n, int64_t f, const double *x, int64_t *off,
+                              int n_threads);
+void gd_pack_rows_f32(int64_t n, int64_t f, const float *x, const int64_t *off, void *out,
+                      int n_threads);
+void gd_pack_rows_f64(int64_t n, int64_t f, const double *x, const int64_t *off, void *out,
+                      int n_threads);
 int64_t gd_unpack_rows_f32(int64_t m, int64_t f, const void *packed, const int64_t *off,
-                           const float *pal, const int64_t *rows, float *dst, int n_threads);
+                           const int64_t *rows, float *dst, int n_threads);
 int64_t gd_unpack_rows_f64(int64_t m, int64_t f, const void *packed, const int64_t *off,
-                           const double *pal, const int64_t *rows, double *dst,
-                           int n_threads);
+                           const int64_t *rows, double *dst, int n_threads);
 
 int gd_gemm_nn_f32(int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb,
@@ -648,11 +635,9 @@ typedef struct {
     const void *sample_weight;
     const int64_t *index;
     /* packed: NULL, or x packed (gd_pack_rows_*, record of row r at packed +
-     * packed_off[r], values indexing packed_palette (T) unless it is NULL); training
-     * batches are then gathered from it (the same bits) */
+     * packed_off[r]); training batches are then gathered from it (the same bits) */
     const void *packed;
     const int64_t *packed_off;
-    const void *packed_palette;
     /* workspace for batches of up to max_batch rows: gd_engine_workspace() elements */
     int64_t max_batch;
     void *ws;
