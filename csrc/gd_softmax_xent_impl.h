@@ -1,5 +1,45 @@
 /* gd_softmax_xent_* (private template, included by gd_softmax_xent.c per dtype). */
 
+#ifndef GD_SOFTMAX_XENT_ONCE
+#define GD_SOFTMAX_XENT_ONCE
+#include <string.h>
+/* Rows per block, and the most classes, of the vectorised path (labels, no targets). */
+#define GD_SX_BLOCK 16
+#define GD_SX_MAX_CLASSES 32
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_SX_INLINE inline __attribute__((always_inline))
+#else
+#define GD_SX_INLINE inline
+#endif
+/* e^x for a shifted logit x <= 0 (or NaN), float: Cody-Waite reduction x = n ln2 + r,
+ * |r| <= ln2/2, Cephes's degree-6 polynomial for e^r, then the exponent n set in the
+ * bits (two steps below 2^-126, so that subnormal results are rounded once). Plain
+ * arithmetic without branches, so that a loop of it vectorises, where a loop calling
+ * libm's expf does not. Within 0.98 ulp of e^x for every float in [-104, 0] (checked
+ * against double exp; 99.1% correctly rounded); 0 below -104 (where e^x rounds to 0);
+ * NaN for NaN. */
+static inline float gd_exp_shifted_f32(float x) {
+    float xc = x < -104.0f ? -104.0f : x;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x log2 e) */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t ni = (int32_t)(n == n ? n : 0.0f), low = ni < -126;
+    int32_t b1 = (ni + (low ? 64 : 0) + 127) * (1 << 23), b2 = (127 - (low ? 64 : 0)) * (1 << 23);
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float e = (p * s1) * s2;
+    return x == x ? e : x;
+}
+#endif
+
 /* One row: see the contract in gd_kernels.h. Stable log-sum-exp (the max shift of
  * Blanchard, Higham & Higham, "Accurately computing the log-sum-exp and softmax
  * functions", IMA J. Numer. Anal. 41(4), 2021): e = exp(z - max) is never above 1 and
@@ -28,7 +68,7 @@ static inline void GD_FN(gd_softmax_xent_row)(int64_t n, const GD_T *z, int64_t 
     }
     for (j = 0; j < n; j++) {
         GD_T sh = z[j] - mx;
-        GD_T e = GD_EXP(sh);
+        GD_T e = GD_SX_EXP(sh);
         sum += e;
         if (t != NULL && from_logits) {
             tz += t[j] * sh;
@@ -40,7 +80,7 @@ static inline void GD_FN(gd_softmax_xent_row)(int64_t n, const GD_T *z, int64_t 
     if (from_logits) loss = -(tz - lse * tsum);
     /* pass 3 */
     for (j = 0; j < n; j++) {
-        GD_T p = (dz != NULL ? dz[j] : GD_EXP(z[j] - mx)) / sum;
+        GD_T p = (dz != NULL ? dz[j] : GD_SX_EXP(z[j] - mx)) / sum;
         GD_T tj = t != NULL ? t[j] : (GD_T)(j == label);
         if (p > pbest) {
             pbest = p;
@@ -78,12 +118,90 @@ static inline void GD_FN(gd_softmax_xent_row)(int64_t n, const GD_T *z, int64_t 
     }
 }
 
+/* A block of R <= GD_SX_BLOCK rows with labels (no targets) and n <= GD_SX_MAX_CLASSES
+ * classes, the rows in the lanes: the same operations on each element, in the same
+ * order, as gd_softmax_xent_row, on a transposed copy of the block, so that every
+ * pass is a loop over rows that vectorises (with the exp below for float, where a
+ * row of 10 libm calls took a third of the row's time: 6.6 us for a 32 x 10 batch). */
+static GD_SX_INLINE void GD_FN(gd_softmax_xent_block)(
+        const int64_t R, int64_t n, const GD_T *z, const int32_t *labels,
+        const GD_T *sample_weight, int from_logits, GD_T grad_scale, GD_T *dz,
+        GD_T *row_loss, int32_t *row_hit) {
+    GD_T e[GD_SX_MAX_CLASSES][GD_SX_BLOCK];
+    GD_T mx[GD_SX_BLOCK], sum[GD_SX_BLOCK], zl[GD_SX_BLOCK], pl[GD_SX_BLOCK];
+    GD_T pbest[GD_SX_BLOCK];
+    int32_t pmax[GD_SX_BLOCK];
+    int64_t r, j;
+    for (r = 0; r < R; r++)
+        for (j = 0; j < n; j++) e[j][r] = z[r * n + j];
+    for (r = 0; r < R; r++) mx[r] = e[0][r];
+    for (j = 1; j < n; j++)
+        for (r = 0; r < R; r++) mx[r] = e[j][r] > mx[r] ? e[j][r] : mx[r];
+    for (r = 0; r < R; r++) zl[r] = e[labels[r]][r] - mx[r];
+    for (j = 0; j < n; j++)
+        for (r = 0; r < R; r++) e[j][r] = GD_SX_EXP(e[j][r] - mx[r]);
+    for (r = 0; r < R; r++) sum[r] = 0;
+    for (j = 0; j < n; j++)
+        for (r = 0; r < R; r++) sum[r] += e[j][r];
+    for (r = 0; r < R; r++) {
+        pbest[r] = -1;
+        pmax[r] = 0;
+    }
+    for (j = 0; j < n; j++)
+        for (r = 0; r < R; r++) {
+            GD_T p = e[j][r] / sum[r];
+            e[j][r] = p;
+            pmax[r] = p > pbest[r] ? (int32_t)j : pmax[r];
+            pbest[r] = p > pbest[r] ? p : pbest[r];
+        }
+    for (r = 0; r < R; r++) pl[r] = e[labels[r]][r];
+    for (r = 0; r < R; r++) {
+        GD_T w = sample_weight != NULL ? sample_weight[r] : (GD_T)1;
+        GD_T loss, u = 0;
+        if (from_logits) {
+            loss = -(zl[r] - GD_LOG(sum[r]) * (GD_T)1);
+        } else {
+            GD_T p = pl[r];
+            GD_T c = p < GD_CLIP_LO ? GD_CLIP_LO : (p > GD_CLIP_HI ? GD_CLIP_HI : p);
+            loss = (GD_T)0 - (GD_T)1 * GD_LOG(c);
+            u = (p >= GD_CLIP_LO && p <= GD_CLIP_HI) ? (GD_T)1 : (GD_T)0;
+        }
+        row_loss[r] = w * loss;
+        if (row_hit != NULL) row_hit[r] = pmax[r] == labels[r];
+        if (dz == NULL) continue;
+        /* dz after the block's reads of z (dz may be z) */
+        GD_T s = w * grad_scale, tsum = from_logits ? (GD_T)1 : u;
+        for (j = 0; j < n; j++) {
+            GD_T p = e[j][r], tj = (GD_T)(j == labels[r]);
+            GD_T uj = from_logits ? tj : ((p >= GD_CLIP_LO && p <= GD_CLIP_HI) ? tj : (GD_T)0);
+            dz[r * n + j] = s * (p * tsum - uj);
+        }
+    }
+}
+
 static void GD_FN(gd_softmax_xent_team)(int64_t m, int64_t n, const GD_T *z,
                                         const int32_t *labels, const GD_T *targets,
                                         const GD_T *sample_weight, int from_logits,
                                         GD_T grad_scale, GD_T *dz, GD_T *row_loss,
                                         int32_t *row_hit) {
     int64_t i;
+    if (labels != NULL && n >= 1 && n <= GD_SX_MAX_CLASSES) {
+        int64_t nb = (m + GD_SX_BLOCK - 1) / GD_SX_BLOCK, b;
+        GD_PRAGMA(omp for schedule(static))
+        for (b = 0; b < nb; b++) {
+            int64_t r0 = b * GD_SX_BLOCK, R = m - r0 < GD_SX_BLOCK ? m - r0 : GD_SX_BLOCK;
+            const GD_T *sw = sample_weight != NULL ? sample_weight + r0 : NULL;
+            GD_T *d = dz != NULL ? dz + r0 * n : NULL;
+            int32_t *h = row_hit != NULL ? row_hit + r0 : NULL;
+            if (R == GD_SX_BLOCK) /* a constant count: the passes vectorise whole */
+                GD_FN(gd_softmax_xent_block)(GD_SX_BLOCK, n, z + r0 * n, labels + r0, sw,
+                                             from_logits, grad_scale, d, row_loss + r0, h);
+            else
+                GD_FN(gd_softmax_xent_block)(R, n, z + r0 * n, labels + r0, sw, from_logits,
+                                             grad_scale, d, row_loss + r0, h);
+        }
+        return;
+    }
     GD_PRAGMA(omp for schedule(static))
     for (i = 0; i < m; i++) {
         GD_T w = sample_weight != NULL ? sample_weight[i] : (GD_T)1;

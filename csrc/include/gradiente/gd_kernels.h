@@ -295,7 +295,10 @@ int gd_dense_bwd_f64(int64_t m, int64_t k, int64_t n, const double *x, const dou
  *              n == 0 gives row_loss 0 and row_hit 0
  *   aliasing : dz may equal z (in place); nothing else overlaps
  *   threads  : rows split statically; the caller sums row_loss serially
- *   numerics : stable for |z| up to the dtype's range (no exp of a positive number)
+ *   numerics : stable for |z| up to the dtype's range (no exp of a positive number);
+ *              float's exp is gd_softmax_xent_impl.h's own (within 0.98 ulp on [-104, 0],
+ *              vectorisable), double's libm's; with labels and n <= 32 the rows go
+ *              through the vector lanes in blocks of 16, the same operations per element
  */
 void gd_softmax_xent_f32(int64_t m, int64_t n, const float *z, const int32_t *labels,
                          const float *targets, const float *sample_weight, int from_logits,
