@@ -12,8 +12,8 @@ implements too:
 - ``evaluate(x, y, sample_weight, batch_size) -> sums``
 - ``predict(x, batch_size) -> outputs``
 
-An engine may also offer ``prepare_fit(x)`` (``fit`` calls it once before its epochs on
-the training x) and ``release_data()`` (called when ``fit`` ends): the native engine keeps
+An engine may also offer ``prepare_fit(x, epochs)`` (``fit`` calls it once before its
+epochs on the training x) and ``release_data()`` (called when ``fit`` ends): the native engine keeps
 x as it reads it, and a packed copy to gather batches from, in between.
 
 ``sums`` is a float64 array ``[Σ wᵢ·lossᵢ, Σ metric₁ᵢ, ..., Σ metricₖᵢ, Σ wᵢ, n_samples]``

@@ -50,6 +50,10 @@ PROBE_SECONDS = 0.01
 #: the time of the plain gather; the big MLP's (256 rows a step, of 12 ms) 0.96-1.01x,
 #: and it is not packed: its gradients and Adam slots leave no room for the 43 MB.
 PACK_MIN_BYTES = 16 << 20
+#: ... and when fit runs at least this many epochs: packing MNIST takes about 16 ms, as
+#: much as the gather of one seed-model epoch saves (fit(epochs=1) in a loop would pay
+#: it every call)
+PACK_MIN_EPOCHS = 2
 FIT_EXTRA_BYTES = 48 << 20
 PACK_MAX_FRACTION = 1 / 3
 
@@ -280,13 +284,17 @@ class NativeEngine:
     def _as_rows(self, x):
         return np.ascontiguousarray(x, dtype=self.plan.dtype).reshape(x.shape[0], -1)
 
-    def prepare_fit(self, x):
-        """fit will train on x for its epochs: keep x as the engine reads it and, where
-        it pays (pack_rows), a packed copy to gather batches from, until release_data."""
+    def prepare_fit(self, x, epochs):
+        """fit will train on x for `epochs` epochs: keep x as the engine reads it and,
+        where it pays (pack_rows, PACK_MIN_EPOCHS), a packed copy to gather batches from,
+        until release_data."""
         with self._lock:
             self._fit_data = None
             self._data_key = None
             rows = self._as_rows(x)
+            if epochs < PACK_MIN_EPOCHS:
+                self._fit_data = (x, rows, None)
+                return
             plan = self.plan
             # the gradients and the optimizer's slots, which the first steps make resident
             slots = sum(slot is not None for slot in self._slot_list(plan))

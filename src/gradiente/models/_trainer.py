@@ -186,8 +186,8 @@ class Trainer:
         logs = {}
         try:
             prepare = getattr(engine, "prepare_fit", None)
-            if prepare is not None:
-                prepare(x)  # the engine may keep a copy of x laid out for its gather
+            if prepare is not None:  # the engine may keep a copy of x laid out for its gather
+                prepare(x, epochs - initial_epoch)
             cbs.on_train_begin()
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
