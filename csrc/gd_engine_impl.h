@@ -282,7 +282,8 @@ static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const 
                          w->row_metric + j * e->max_batch, nt);
     }
     /* no barrier after: the sums are read after the run, and the buffers summed here
-     * are next written after later barriers, which this thread reaches only when done */
+     * are next written after later barriers, which this thread reaches only when done
+     * (training's backward; gd_engine_eval has one of its own before the next gather) */
     GD_PRAGMA(omp single nowait)
     {
         double s = 0;
@@ -563,6 +564,10 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
             if (with_loss) {
                 GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
                 GD_FN(gd_add_penalty)(e, &w, m, 0, sums, nt);
+                /* the thread summing this batch (omp single nowait) reads the sample
+                 * weights, which the next batch's gather overwrites before any barrier
+                 * (training meets barriers in between; evaluation must wait here) */
+                GD_PRAGMA(omp barrier)
             }
             if (out) {
                 GD_T *o = (GD_T *)out + (r0 - start) * O;
