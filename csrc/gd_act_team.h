@@ -56,10 +56,8 @@ static inline void GD_FN(gd_act_row_fwd)(int64_t n, int act, const GD_T *b, cons
         if (n == 0) break;
         mx = x[0];
         for (j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
-        for (j = 0; j < n; j++) {
-            y[j] = GD_EXP(x[j] - mx);
-            s += y[j];
-        }
+        for (j = 0; j < n; j++) y[j] = GD_EXP_SHIFTED(x[j] - mx); /* vectorises */
+        for (j = 0; j < n; j++) s += y[j];
         for (j = 0; j < n; j++) y[j] = y[j] / s;
         break;
     }

@@ -3,6 +3,7 @@
 #define GRADIENTE_GD_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 #include "gradiente/gd_kernels.h"
 
 #ifdef _OPENMP
@@ -83,6 +84,34 @@ static inline void gd_static_range(int64_t n, int64_t grain, int tid, int nt,
 GD_DENSE_COUNTED_PROTOS(float, f32)
 GD_DENSE_COUNTED_PROTOS(double, f64)
 #undef GD_DENSE_COUNTED_PROTOS
+
+/* e^x for x <= 0 (or NaN; softmax's z - max), float: Cody-Waite reduction x = n ln2 +
+ * r, |r| <= ln2/2, Cephes's degree-6 polynomial for e^r, then the exponent n set in the
+ * bits (two steps below 2^-126, so that subnormal results are rounded once). Plain
+ * arithmetic without branches, so that a loop of it vectorises, where a loop calling
+ * libm's expf does not. Within 0.98 ulp of e^x for every float in [-104, 0] (checked
+ * against double exp; 99.1% correctly rounded); 0 below -104 (where e^x rounds to 0);
+ * NaN for NaN. */
+static inline float gd_exp_shifted_f32(float x) {
+    float xc = x < -104.0f ? -104.0f : x;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x log2 e) */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t ni = (int32_t)(n == n ? n : 0.0f), low = ni < -126;
+    int32_t b1 = (ni + (low ? 64 : 0) + 127) * (1 << 23), b2 = (127 - (low ? 64 : 0)) * (1 << 23);
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float e = (p * s1) * s2;
+    return x == x ? e : x;
+}
 
 /* gd_unpack_cols_<dtype>: columns [c0, c1) of a packed row's record (gd_pack_rows_*)
  * into dst[c0 .. c1), bit for bit; c0 is 0 or gd_spmm_cut(f), c1 that cut or f.

@@ -10,14 +10,10 @@
 
 #define GD_TMPL_F32
 #include "gd_tmpl_begin.h"
-#define GD_SX_EXP gd_exp_shifted_f32
 #include "gd_softmax_xent_impl.h"
-#undef GD_SX_EXP
 #include "gd_tmpl_end.h"
 
 #define GD_TMPL_F64
 #include "gd_tmpl_begin.h"
-#define GD_SX_EXP exp
 #include "gd_softmax_xent_impl.h"
-#undef GD_SX_EXP
 #include "gd_tmpl_end.h"

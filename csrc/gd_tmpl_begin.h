@@ -4,6 +4,7 @@
  *   GD_T        the element type
  *   GD_FN(name) name_f32 / name_f64
  *   GD_EXP ...  the libm function of that precision
+ *   GD_EXP_SHIFTED  e^x for x <= 0: gd_exp_shifted_f32 (vectorises), or libm's exp
  *   GD_CLIP_LO, GD_CLIP_HI  Keras's probability clip [1e-7, 1 - 1e-7], rounded to GD_T
  *                           exactly as NumPy rounds the Python floats of _reference */
 #include <math.h>
@@ -14,6 +15,7 @@
 #define GD_T float
 #define GD_FN(name) name##_f32
 #define GD_EXP expf
+#define GD_EXP_SHIFTED gd_exp_shifted_f32
 #define GD_LOG logf
 #define GD_LOG1P log1pf
 #define GD_EXPM1 expm1f
@@ -31,6 +33,7 @@
 #define GD_T double
 #define GD_FN(name) name##_f64
 #define GD_EXP exp
+#define GD_EXP_SHIFTED exp
 #define GD_LOG log
 #define GD_LOG1P log1p
 #define GD_EXPM1 expm1

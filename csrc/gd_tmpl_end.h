@@ -4,6 +4,7 @@
 #undef GD_T
 #undef GD_FN
 #undef GD_EXP
+#undef GD_EXP_SHIFTED
 #undef GD_LOG
 #undef GD_LOG1P
 #undef GD_EXPM1
