@@ -84,6 +84,11 @@ static inline int GD_FN(gd_op_act)(const gd_engine_t *e, int32_t l, int fold_sof
     return e->layers[l].act;
 }
 
+/* The row of x at position pos of the run: through the index, or pos itself. */
+static inline int64_t GD_FN(gd_row)(const gd_engine_t *e, int64_t pos) {
+    return e->index ? e->index[pos] : pos;
+}
+
 /* Whether row[0 .. F) holds a NaN or an infinity (branch-free: it vectorises). */
 static inline int GD_FN(gd_row_nonfinite)(const GD_T *row, int64_t F) {
     int found = 0;
@@ -146,18 +151,16 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
         const unsigned char *pk = (const unsigned char *)e->packed;
         for (int64_t i = lo; i < hi; i++) {
             if (i + GD_PACK_AHEAD < hi) {
-                int64_t ra = e->index ? e->index[start + i + GD_PACK_AHEAD]
-                                      : start + i + GD_PACK_AHEAD;
+                int64_t ra = GD_FN(gd_row)(e, start + i + GD_PACK_AHEAD);
                 for (int64_t b = e->packed_off[ra]; b < e->packed_off[ra + 1]; b += 64)
                     GD_PREFETCH(pk + b);
             }
-            int64_t r = e->index ? e->index[start + i] : start + i;
+            int64_t r = GD_FN(gd_row)(e, start + i);
             nonzero += GD_FN(gd_unpack_cols)(pk + e->packed_off[r], F, c0, c1, w->xb + i * F);
         }
     } else {
         for (int64_t i = lo; i < hi; i++) {
-            int64_t r = e->index ? e->index[start + i] : start + i;
-            const GD_T *src = x + r * F;
+            const GD_T *src = x + GD_FN(gd_row)(e, start + i) * F;
             GD_T *dst = w->xb + i * F;
             for (int64_t j = c0; j < c1; j++) dst[j] = src[j];
             nonzero += GD_FN(gd_count_nonzero)(c1 - c0, dst + c0);
@@ -170,7 +173,7 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
                 onehot = 1;
         gd_static_range(m, 1, tid, nt, &lo, &hi);
         for (int64_t i = lo; i < hi; i++) {
-            int64_t r = e->index ? e->index[start + i] : start + i;
+            int64_t r = GD_FN(gd_row)(e, start + i);
             if (e->sparse) {
                 w->lb[i] = e->labels[r];
                 if (onehot) { /* a metric on targets: the labels as one-hot rows */
@@ -512,8 +515,7 @@ static void GD_FN(gd_check_rows)(const gd_engine_t *e, int64_t r0, int64_t m, in
     int64_t F = e->n_features;
     GD_PRAGMA(omp for schedule(static))
     for (int64_t i = 0; i < m; i++) {
-        int64_t r = e->index ? e->index[r0 + i] : r0 + i;
-        if (GD_FN(gd_row_nonfinite)(x + r * F, F)) {
+        if (GD_FN(gd_row_nonfinite)(x + GD_FN(gd_row)(e, r0 + i) * F, F)) {
             GD_PRAGMA(omp atomic write)
             *bad = 1;
         }

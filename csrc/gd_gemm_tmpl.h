@@ -40,11 +40,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include "gd_internal.h"
-#if defined(__GNUC__) || defined(__clang__)
-#define GD_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define GD_ALWAYS_INLINE inline
-#endif
 /* Work (2·m·n·k flops) below which a call outside a parallel region runs on one
  * thread. Measured on the 2-core AVX-512 dev machine: 2 threads are 3x slower than 1
  * at 2.6e5 and 5.2e5 flops (fork/join costs ~5 µs there) and start to win near 1e6. */

@@ -20,6 +20,14 @@
 /* A stringified pragma, so kernels can be written once for both dtypes in macros. */
 #define GD_PRAGMA(x) _Pragma(#x)
 
+/* A function inlined even where the compiler would not (the kernels' inner passes,
+ * specialised by constant arguments). */
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GD_ALWAYS_INLINE inline
+#endif
+
 /* Storage of one variable per OS thread. */
 #if defined(__GNUC__) || defined(__clang__)
 #define GD_THREAD_LOCAL __thread

@@ -129,35 +129,37 @@ int64_t GD_CAT(gd_unpack_cols_, GD_SFX)(const void *record, int64_t f, int64_t c
     return c1 == f ? (int64_t)h[0] + h[1] : h[0];
 }
 
-int64_t GD_CAT(gd_pack_rows_size_, GD_SFX)(int64_t n, int64_t f, const T *x, int64_t *off,
-                                           int n_threads) {
+/* Every row's record: written at out + off[i] (out not NULL), or its bytes put in
+ * off[i + 1] (out NULL); rows split statically over the threads. */
+static void GD_FN(gd_pack_pass_)(int64_t n, int64_t f, const T *x, int64_t *off,
+                                 unsigned char *out, int n_threads) {
     int64_t cut = gd_spmm_cut(f);
     int fork = gd_fork_threads(n_threads, (double)n * (double)f, GD_PACK_MIN_PAR_ELEMS);
-    off[0] = 0;
     GD_PRAGMA(omp parallel num_threads(fork > 0 ? fork : 1) if (fork > 1))
     {
         int64_t lo, hi;
         int32_t h[4];
         gd_static_range(n, 1, GD_THREAD_ID(), GD_TEAM_SIZE(), &lo, &hi);
-        for (int64_t i = lo; i < hi; i++)
-            off[i + 1] = GD_FN(gd_pack_row_)(f, cut, x + i * f, 0, h);
+        for (int64_t i = lo; i < hi; i++) {
+            if (out)
+                GD_FN(gd_pack_row_)(f, cut, x + i * f, out + off[i], h);
+            else
+                off[i + 1] = GD_FN(gd_pack_row_)(f, cut, x + i * f, 0, h);
+        }
     }
+}
+
+int64_t GD_CAT(gd_pack_rows_size_, GD_SFX)(int64_t n, int64_t f, const T *x, int64_t *off,
+                                           int n_threads) {
+    off[0] = 0;
+    GD_FN(gd_pack_pass_)(n, f, x, off, 0, n_threads);
     for (int64_t i = 0; i < n; i++) off[i + 1] += off[i];
     return off[n];
 }
 
 void GD_CAT(gd_pack_rows_, GD_SFX)(int64_t n, int64_t f, const T *x, const int64_t *off,
                                    void *out, int n_threads) {
-    int64_t cut = gd_spmm_cut(f);
-    int fork = gd_fork_threads(n_threads, (double)n * (double)f, GD_PACK_MIN_PAR_ELEMS);
-    GD_PRAGMA(omp parallel num_threads(fork > 0 ? fork : 1) if (fork > 1))
-    {
-        int64_t lo, hi;
-        int32_t h[4];
-        gd_static_range(n, 1, GD_THREAD_ID(), GD_TEAM_SIZE(), &lo, &hi);
-        for (int64_t i = lo; i < hi; i++)
-            GD_FN(gd_pack_row_)(f, cut, x + i * f, (unsigned char *)out + off[i], h);
-    }
+    GD_FN(gd_pack_pass_)(n, f, x, (int64_t *)off, (unsigned char *)out, n_threads);
 }
 
 int64_t GD_CAT(gd_unpack_rows_, GD_SFX)(int64_t m, int64_t f, const void *packed,
