@@ -245,7 +245,10 @@ cdef class EngineCore:
         if max_batch <= self.e.max_batch:
             return
         gd_engine_workspace(&self.e, max_batch, &n_ws, &n_iws)
-        self._ws = _np.zeros(n_ws + 16, dtype=_np.float64 if self.f64 else _np.float32)
+        from gradiente._engine import aligned_array  # (imported late: it imports us)
+        # gd_engine_workspace aligns every piece to 64 bytes when ws is
+        self._ws = aligned_array(n_ws + 16, _np.float64 if self.f64 else _np.float32, 0,
+                                 3072)
         self._iws = _np.zeros(max(n_iws, 1), dtype=_np.int32)
         iws_mv = self._iws
         self.e.ws = _ptr(self._ws, self.f64)

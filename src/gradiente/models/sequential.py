@@ -291,8 +291,9 @@ class Sequential(Trainer):
             self.build()
         records, n_params = self._records()
         dtype = np.dtype(self.dtype)
-        params = np.zeros(n_params, dtype=dtype)
-        grads = np.zeros(n_params, dtype=dtype)
+        # apart modulo 4 KiB: see aligned_array
+        params = _engine.aligned_array(n_params, dtype, 0, 0)
+        grads = _engine.aligned_array(n_params, dtype, 0, 512)
         dense = [layer for layer in self._layers if isinstance(layer, Dense)]
         for layer, rec in zip(dense, [r for r in records if r.kind == "dense"]):
             w_view = params[rec.w_offset:rec.w_offset + rec.n_in * rec.n_out]
@@ -311,9 +312,9 @@ class Sequential(Trainer):
         plan = _engine.Plan(dtype=dtype, n_in=records[0].n_in, n_out=records[-1].n_out,
                             layers=records, params=params, grads=grads, loss=spec,
                             optimizer=self.optimizer._spec())
-        for name in self.optimizer._slot_names():
-            plan.slots[name] = np.full(n_params, self.optimizer._slot_initial(name),
-                                       dtype=dtype)
+        for i, name in enumerate(self.optimizer._slot_names()):
+            plan.slots[name] = _engine.aligned_array(
+                n_params, dtype, self.optimizer._slot_initial(name), (1024 + 512 * i) % 4096)
         self.optimizer._plan = plan
         self._plan = plan
         self._engine = None  # made once the metrics are resolved (they need the targets)
