@@ -40,7 +40,8 @@ if [ "$#" -eq 0 ]; then
         tests/test_threads_determinism.py tests/test_api_fit.py tests/test_api_model.py \
         tests/test_api_training.py tests/test_validation_battery.py tests/test_saving.py \
         tests/test_divergence.py tests/test_pythreads.py tests/test_spmm.py tests/test_pack.py \
-        tests/test_softmax_xent_paths.py tests/test_metrics_weighted.py -q -x \
+        tests/test_softmax_xent_paths.py tests/test_metrics_weighted.py \
+        tests/test_optim_subnormal.py tests/test_aligned_buffers.py -q -x \
         -p no:cacheprovider
 fi
 
