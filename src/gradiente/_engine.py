@@ -235,17 +235,16 @@ def aligned_array(n, dtype, fill=0, offset=0):
     """A new 1-D array of n elements of dtype, each `fill`, whose first element sits
     `offset` bytes (a multiple of 64) past a 4 KiB boundary.
 
-    numpy guarantees 16 bytes of alignment, and its large arrays come from mmap at the
-    same offset past a page (each after a 16-byte header), or from the heap a few cache
-    lines apart. The kernels' vector loads then straddle cache lines, and an optimizer
-    step, which walks the parameters, gradients and slots side by side, stalls its loads
-    on stores that seem to overlap them modulo 4 KiB. Here the plan's flat buffers get
-    offsets 512 bytes apart. Measured, Adam's loop alone on one core of the 2-core AMD
-    EPYC, cycles per element (best / mean of 40): the big MLP's half of 930,000
-    elements at the offsets numpy gave it (2000, 2048, 2096, 2144) 0.97-1.14 / 1.12-1.27,
-    at 0, 512, 1024, 1536: 0.74-0.76 / 0.83-1.02; the seed model's 50,885 elements
-    0.84-1.02 / 1.04-1.07 against 0.73 / 0.75. With the offsets numpy gave the seed
-    model in another run (2000, 3584, 1072, 2656) the loop took the aligned time.
+    numpy guarantees 16 bytes of alignment: the big MLP's parameters, gradients and Adam
+    slots came at 2000, 2048, 2096 and 2144 bytes past a 4 KiB boundary. The kernels'
+    vector loads then straddle cache lines, and an optimizer step, which walks those
+    buffers side by side, stalls its loads on stores that seem to overlap them modulo
+    4 KiB. Here the plan's flat buffers get offsets 512 bytes apart. Measured, Adam's
+    loop alone on one core of the 2-core AMD EPYC, cycles per element (best / mean of
+    40): the big MLP's half of 930,000 elements at those offsets 0.97-1.14 / 1.12-1.27,
+    at 0, 512, 1024, 1536 0.74-0.76 / 0.83-1.02; the seed model's half (50,885) at those
+    offsets 0.84-1.02 / 1.04-1.07, aligned 0.73 / 0.75. With the offsets numpy gave the
+    seed model in another run (2000, 3584, 1072, 2656) the loop took the aligned time.
     """
     dtype = np.dtype(dtype)
     if offset % 64 or not 0 <= offset < 4096:
