@@ -244,6 +244,29 @@ def test_thread_chooser_prefers_the_faster_count_and_rechecks():
     assert tc.pick(("train", 64), 1) == 1
 
 
+def _recheck_runs(monkeypatch, seconds_per_row):
+    """Every training call a recheck of 1 thread while 2 are known to be faster, each
+    count's time per row seconds_per_row(count); returns the list that collects each
+    run's (steps, threads)."""
+    from gradiente import _engine_native
+
+    monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
+    monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
+    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: 1)
+    monkeypatch.setattr(_ThreadChooser, "seconds_per_unit",
+                        lambda self, key, n: seconds_per_row(n))
+    monkeypatch.setattr(_ThreadChooser, "record", lambda self, *args: None)
+    runs = []
+    run = _engine_native.NativeEngine._run
+
+    def spy(self, key, start, n_steps, batch_size, sums, nt):
+        runs.append((n_steps, nt))
+        return run(self, key, start, n_steps, batch_size, sums, nt)
+
+    monkeypatch.setattr(_engine_native.NativeEngine, "_run", spy)
+    return runs
+
+
 def test_a_recheck_probes_briefly_then_runs_on_the_faster_count(monkeypatch):
     # A recheck gives the slower count only about PROBE_SECONDS of the run, the rest
     # goes to the faster; the weights are those of an unsplit run, bit for bit, with a
@@ -268,25 +291,38 @@ def test_a_recheck_probes_briefly_then_runs_on_the_faster_count(monkeypatch):
 
     reference = fit(1)
     per_row = 1e-3 / 8  # 1 ms a step: a probe of 10 steps
-    monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
-    monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
-    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: 1)
-    monkeypatch.setattr(_ThreadChooser, "seconds_per_unit", lambda self, key, n: per_row)
-    monkeypatch.setattr(_ThreadChooser, "record", lambda self, *args: None)
-    runs = []
-    run = _engine_native.NativeEngine._run
-
-    def spy(self, key, start, n_steps, batch_size, sums, nt):
-        runs.append((n_steps, nt))
-        return run(self, key, start, n_steps, batch_size, sums, nt)
-
-    monkeypatch.setattr(_engine_native.NativeEngine, "_run", spy)
+    runs = _recheck_runs(monkeypatch, lambda n: per_row)
     got = fit(2)
     assert _engine_native.PROBE_SECONDS / (per_row * 8) == 10
     assert (10, 1) in runs and any(nt == 2 for _, nt in runs)
     assert all(n <= 10 for n, nt in runs if nt == 1)
     for a, b in zip(got, reference):
         assert np.array_equal(a, b)
+
+
+def test_a_probe_of_a_slower_count_is_sized_by_its_own_time(monkeypatch):
+    # The recheck's probe lasts about PROBE_SECONDS at the probed count's own speed: when
+    # a core is taken, 2 threads can be many times slower than 1, and a probe sized by
+    # the faster count's time would take that many times longer.
+    from gradiente import _engine_native
+
+    gradiente.set_backend("native")
+    gradiente.set_num_threads(2)
+    rng = np.random.default_rng(5)
+    x = rng.random((400, 30)).astype(np.float32)
+    y = rng.integers(0, 5, 400)
+    set_random_seed(6)
+    model = Sequential([Input(shape=(30,)), Dense(16, activation="relu"),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    per_row = 1e-3 / 8  # the faster count (2): 1 ms a step; the probed one (1): 5 ms
+    runs = _recheck_runs(monkeypatch, lambda n: per_row if n == 2 else 5 * per_row)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert _engine_native.PROBE_SECONDS / (5 * per_row * 8) == 2
+    # (fit's first run is a single step; the probe is the next run's head)
+    assert max(n for n, nt in runs if nt == 1) == 2  # sized by 1 thread's time: 10 steps
+    assert any(nt == 2 and n > 2 for n, nt in runs)
+    assert sum(n for n, _ in runs) == 50
 
 
 def test_thread_chooser_counts_first_predict_call():
