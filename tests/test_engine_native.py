@@ -267,6 +267,20 @@ def _recheck_runs(monkeypatch, seconds_per_row):
     return runs
 
 
+def test_thread_chooser_takes_more_threads_only_where_they_pay():
+    from gradiente._engine_native import THREADS_MARGIN
+
+    tc = _ThreadChooser(recheck=100, min_seconds=0.0)
+    key = ("predict", 32)
+    tc.record(key, 1, 1.0, 10)
+    tc.record(key, 2, 1.0 / (THREADS_MARGIN * 0.99), 10)  # faster, by less than the margin
+    assert tc.best(key) == 1 and tc.pick(key, 2) == 1
+    tc.state[key]["times"][2] = 0.1 / (THREADS_MARGIN * 1.05)
+    assert tc.best(key) == 2 and tc.pick(key, 2) == 2
+    tc.state[key]["times"][1] = 0.01  # slower threads never win
+    assert tc.best(key) == 1
+
+
 def test_a_recheck_probes_briefly_then_runs_on_the_faster_count(monkeypatch):
     # A recheck gives the slower count only about PROBE_SECONDS of the run, the rest
     # goes to the faster; the weights are those of an unsplit run, bit for bit, with a

@@ -41,6 +41,9 @@ _PROBE_ROWS = 1024
 #: run (0.1 s) on it cost the seed model 1/8 of the difference between 1 and 2
 #: threads, about 9% of its epoch
 PROBE_SECONDS = 0.01
+#: more threads are used only when their time per unit is at least this much lower
+#: (see _ThreadChooser.best)
+THREADS_MARGIN = 1.1
 #: fit's training data is packed (gd_pack_rows: bit words and the nonzero values of
 #: each row; the training steps gather their batches from it) when x takes at least
 #: PACK_MIN_BYTES (smaller data stays in the caches, where copying its rows costs
@@ -127,9 +130,20 @@ class _ThreadChooser:
         return n_max <= 1 or (n_max in times and 1 in times)
 
     def best(self, key):
-        """The thread count with the lowest time per unit so far (None: none yet)."""
+        """The thread count with the lowest time per unit so far (None: none yet), but
+        the fewest threads unless more are at least THREADS_MARGIN faster.
+
+        Why the margin: with a core taken by another process, 2 threads can look as
+        fast as 1 for a run and then take 2-30x longer per step for the next (their
+        barriers wait for the descheduled thread), while 1 thread keeps its pace. On
+        the seed model, quiet, 2 threads are 1.3-1.6x faster than 1, well past it."""
         times = self._times(key)
-        return min(times, key=times.get) if times else None
+        if not times:
+            return None
+        fastest, fewest = min(times, key=times.get), min(times)
+        if times[fastest] * THREADS_MARGIN > times[fewest]:
+            return fewest
+        return fastest
 
     def seconds_per_unit(self, key, n_threads):
         return self._times(key).get(n_threads)
@@ -147,7 +161,7 @@ class _ThreadChooser:
         for cand in (n_max, 1):  # measure each candidate, the wide one first
             if cand not in times:
                 return cand
-        best = min(times, key=times.get)
+        best = self.best(key)
         if st["calls"] % self.recheck == 0:
             return 1 if best != 1 else n_max
         return best
