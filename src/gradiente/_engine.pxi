@@ -245,10 +245,11 @@ cdef class EngineCore:
         if max_batch <= self.e.max_batch:
             return
         gd_engine_workspace(&self.e, max_batch, &n_ws, &n_iws)
-        from gradiente._engine import aligned_array  # (imported late: it imports us)
+        from gradiente import _engine as _layout  # (imported late: it imports us)
         # gd_engine_workspace aligns every piece to 64 bytes when ws is
-        self._ws = aligned_array(n_ws + 16, _np.float64 if self.f64 else _np.float32, 0,
-                                 3072)
+        self._ws = _layout.aligned_array(n_ws + 16,
+                                         _np.float64 if self.f64 else _np.float32, 0,
+                                         _layout.WORKSPACE_OFFSET)
         self._iws = _np.zeros(max(n_iws, 1), dtype=_np.int32)
         iws_mv = self._iws
         self.e.ws = _ptr(self._ws, self.f64)

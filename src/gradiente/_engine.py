@@ -231,6 +231,13 @@ class Plan:
         return len(self.metrics) + 3
 
 
+#: where each of a plan's flat buffers starts past a 4 KiB boundary (aligned_array): the
+#: parameters, the gradients, the optimizer's slots (SLOTS_OFFSET + SLOT_STRIDE * i, at
+#: most three of them) and the native engine's workspace, 512 bytes apart
+PARAMS_OFFSET, GRADS_OFFSET, SLOTS_OFFSET, SLOT_STRIDE, WORKSPACE_OFFSET = (
+    0, 512, 1024, 512, 3072)
+
+
 def aligned_array(n, dtype, fill=0, offset=0):
     """A new 1-D array of n elements of dtype, each `fill`, whose first element sits
     `offset` bytes (a multiple of 64) past a 4 KiB boundary.
@@ -239,7 +246,8 @@ def aligned_array(n, dtype, fill=0, offset=0):
     slots came at 2000, 2048, 2096 and 2144 bytes past a 4 KiB boundary. The kernels'
     vector loads then straddle cache lines, and an optimizer step, which walks those
     buffers side by side, stalls its loads on stores that seem to overlap them modulo
-    4 KiB. Here the plan's flat buffers get offsets 512 bytes apart. Measured, Adam's
+    4 KiB. Here the plan's flat buffers get offsets 512 bytes apart (PARAMS_OFFSET
+    and the others above). Measured, Adam's
     loop alone on one core of the 2-core AMD EPYC, cycles per element (best / mean of
     40): the big MLP's half of 930,000 elements at those offsets 0.97-1.14 / 1.12-1.27,
     at 0, 512, 1024, 1536 0.74-0.76 / 0.83-1.02; the seed model's half (50,885) at those

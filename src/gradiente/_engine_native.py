@@ -341,8 +341,9 @@ class NativeEngine:
             # faster: a probe of about PROBE_SECONDS, then the rest of the run on the
             # faster one (the results do not depend on it). The probe's steps are
             # counted at the slower of the two known times: with a core taken by another
-            # process, 2 threads ran the seed model's steps 5-10x slower than 1, and a
-            # probe sized by 1 thread's time (100 steps) took 60-80 ms of a 0.2 s epoch.
+            # process, 2 threads ran the seed model's steps 5-30x slower than 1, and a
+            # probe sized by 1 thread's time (about 100 steps) took 60-110 ms of a 0.2 s
+            # epoch.
             known = [self._threads.seconds_per_unit(key, c) for c in (best, nt)]
             per_step = max(t for t in known if t is not None) * batch_size
             head = int(min(n_steps - 1, max(1, math.ceil(PROBE_SECONDS / per_step))))

@@ -291,9 +291,8 @@ class Sequential(Trainer):
             self.build()
         records, n_params = self._records()
         dtype = np.dtype(self.dtype)
-        # apart modulo 4 KiB: see aligned_array
-        params = _engine.aligned_array(n_params, dtype, 0, 0)
-        grads = _engine.aligned_array(n_params, dtype, 0, 512)
+        params = _engine.aligned_array(n_params, dtype, 0, _engine.PARAMS_OFFSET)
+        grads = _engine.aligned_array(n_params, dtype, 0, _engine.GRADS_OFFSET)
         dense = [layer for layer in self._layers if isinstance(layer, Dense)]
         for layer, rec in zip(dense, [r for r in records if r.kind == "dense"]):
             w_view = params[rec.w_offset:rec.w_offset + rec.n_in * rec.n_out]
@@ -314,7 +313,8 @@ class Sequential(Trainer):
                             optimizer=self.optimizer._spec())
         for i, name in enumerate(self.optimizer._slot_names()):
             plan.slots[name] = _engine.aligned_array(
-                n_params, dtype, self.optimizer._slot_initial(name), (1024 + 512 * i) % 4096)
+                n_params, dtype, self.optimizer._slot_initial(name),
+                (_engine.SLOTS_OFFSET + _engine.SLOT_STRIDE * i) % 4096)
         self.optimizer._plan = plan
         self._plan = plan
         self._engine = None  # made once the metrics are resolved (they need the targets)
