@@ -16,10 +16,12 @@
 /* The products with X skip its zeros (gd_spmm_*; Xᵀ·dZ is the GEMM's sum bit for bit,
  * X·W its two-segment sum: see gd_kernels.h) when at most this
  * fraction of X's elements are nonzero (gd_sparse_max_density). Measured on the 2-core
- * AVX-512 machine, 256x1024x1024 float32: the sparse products win below about 0.3
- * nonzeros (0.71x the GEMM's time at 0.2, 0.8-1.1x at 0.3, 1.1-1.4x at 0.4). */
+ * AVX-512 machine, 256x1024x1024 float32, random nonzeros, 2 threads, the time
+ * against the GEMM's, X·W and Xᵀ·dZ: 0.48 and 0.57 at density 0.3, 0.66 and 0.69 at
+ * 0.45, 0.78 and 0.88 at 0.55, 0.94 and 1.02 at 0.65 (1 thread: 0.58 and 0.53, 0.67
+ * and 0.71, 0.81 and 0.86, 0.96 and 1.00). */
 #ifndef GD_DENSE_SPARSE_MAX_DENSITY
-#define GD_DENSE_SPARSE_MAX_DENSITY 0.25
+#define GD_DENSE_SPARSE_MAX_DENSITY 0.5
 #endif
 /* ... and when the layer has at least this many outputs: with fewer, the per-nonzero
  * work is too short to beat the GEMM (measured: 32x128x10 and 256x1024x10 lose). */

@@ -16,13 +16,14 @@
  * equals the dense GEMM's while B is finite (a zero times inf or NaN is NaN there).
  * The nonzero positions of a block are 64-bit words of bits (built with vector
  * compares); each set bit costs one broadcast and the row's multiply-adds, the row of
- * accumulators (up to GD_SP_NV registers) staying in registers over the block.
- *   nn: C = A·B, A [m, k]: row i of A is the list. With V_FMA_IF, two rows of C go
- *       through one pass over the union of their lists: each row of B is then loaded
- *       once for both (a pass with B in L2 is bound by L2's bandwidth, measured 15
- *       cycles per 512-byte row of B on Zen 4 against 8.5 with two rows sharing it),
- *       and each row's multiply-add runs only at its own nonzeros (V_FMA_IF), so its
- *       chain is the same as alone. The k dimension is cut in two
+ * accumulators (up to GD_SP_NV registers) staying in registers. A KC block's rows of
+ * B are taken GD_SP_SUB at a time (one bit word), copied to a contiguous panel when
+ * B's rows are longer than a pass, and each such panel (32 KB with AVX-512) serves
+ * every row of C of the pass while it is in L1; a row's chain waits in memory between panels,
+ * which changes no bit of it.
+ *   nn: C = A·B, A [m, k]: row i of A is the list. With V_FMA_IF, two rows go
+ *       through one pass under the rule of tn's columns (below). The k dimension is
+ *       cut in two
  *       segments at gd_spmm_cut(k), a fixed point near k/2: C = S_lo + S_hi, each
  *       segment summed as the GEMM sums a product of its own (KC blocks from the
  *       segment's start), S_hi through the caller's scratch. In a team, the even
@@ -36,9 +37,13 @@
  *       sums: only who computes them changes).
  *   tn: C = Aᵀ·B, A [k, m]: column j of A is the list; its words are gathered per
  *       chunk of 64 columns by scattering the set bits of each row of A. With
- *       V_FMA_IF, neighbouring columns that both have nonzeros go through one pass
- *       (as nn's pairs of rows: B's rows loaded once for both; measured 0.73x the
- *       time at 256x784 A, 1024 columns). In a team,
+ *       V_FMA_IF, two neighbouring columns go through one pass over the union of
+ *       their lists when at least half of it is common to both: each row of B is
+ *       loaded once for both, and each column's multiply-add runs only at its own
+ *       nonzeros (V_FMA_IF), so its chain is the same as alone. (Measured, one core,
+ *       against the GEMM: MNIST's 32x784 batch by 128 columns 0.39x paired, 0.48x
+ *       alone; a hidden layer's 256x1024 at density 0.3 by 1024, whose units share
+ *       few rows, 0.50x with this rule, 0.65x always paired.) In a team,
  *       the rows of C below gd_spmm_cut(m) go to the even threads, the others to the
  *       odd ones (the same halves as nn's for a layer's weights).
  * Either way the arithmetic of an element never depends on the thread count.
@@ -53,6 +58,20 @@
  * (measured on predict of MNIST's test set, 2 threads: 0.94-0.98x the time with the
  * seed model's 401 KB first layer, 1.23x with the big MLP's 3.2 MB one). */
 #define GD_SP_ROWS_MAX_B_BYTES (512.0 * 1024.0)
+/* Rows of B per sub-block of a pass: one 64-bit word of a row's nonzeros (the bit
+ * words are built per 64 rows of a KC block). */
+#define GD_SP_SUB 64
+#if defined(__GNUC__) || defined(__clang__)
+#define GD_SP_ALIGN __attribute__((aligned(64)))
+#else
+#define GD_SP_ALIGN
+#endif
+/* A sub-block of B is copied to a contiguous panel when its passes will use its rows
+ * at least this many times each on average: the copy then costs at most 1/8 of their
+ * multiply-adds (measured with 32 MNIST images by a 784x1024 layer, 0.43x the GEMM's
+ * time this way against 0.51x always copying; with 256 or at density 0.3, copying
+ * wins: 0.35 against 0.52, 0.54 against 0.92). */
+#define GD_SP_PACK_MIN 8
 /* Columns of A whose bit words the tn kernel gathers at once. */
 #define GD_SP_TN_COLS 64
 #if defined(__GNUC__) || defined(__clang__)
@@ -68,8 +87,16 @@ static inline int gd_popcnt64_(uint64_t x) { int n = 0; while (x) { x &= x - 1; 
 #define GD_SP_IN_REGISTER(v) ((void)0)
 #define GD_POPCNT64(x) gd_popcnt64_(x)
 #endif
+/* Whether two lists go through one pass (gd_sp_pass2_): at least half of their union
+ * is common to both. */
+static GD_ALWAYS_INLINE int gd_sp_share_(uint64_t u1, uint64_t u2) {
+    return 2 * GD_POPCNT64(u1 & u2) >= GD_POPCNT64(u1 | u2);
+}
 #endif /* GD_SPMM_TMPL_ONCE */
 
+#if KC % GD_SP_SUB != 0
+#error "the sparse products' sub-blocks need KC to be a multiple of GD_SP_SUB"
+#endif
 #define GD_FN(name) GD_CAT(name, GD_SFX)
 #define GD_SP_NB (GD_SP_NV * VL)
 #define GD_SP_WORDS ((KC + 63) / 64)
@@ -87,11 +114,16 @@ static GD_ALWAYS_INLINE uint64_t GD_FN(gd_nz_word_)(const T *a, int64_t len) {
 
 /* One column pass: acc = Σ over the set bits p of words[0..nw) (bit b of word q is
  * p = 64q + b) of a[p*sa]·B[p, 0 .. nv*VL) (the last register's first nl lanes when
- * part), B row p at b + p*ldb; then C[0 .. ) = acc (first) or C + acc. */
+ * part), B row p at b + p*ldb, the chain starting from ain's nv registers (a chain
+ * left there by the pass over the rows before) or from zero when ain is NULL; then,
+ * with aout, the chain goes to aout's nv registers, else C[0 .. ) = acc (first) or
+ * C + acc. ain and aout hold nv whole registers (lanes past nl are never read back
+ * into C). */
 static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, int nl,
         const uint64_t *words, int nw, const T *restrict a, int64_t sa,
-        const T *restrict b, int64_t ldb, T *restrict c, int first) {
-#define GD_D(v) V acc##v = V_ZERO();
+        const T *restrict b, int64_t ldb, const T *ain, T *aout, T *restrict c,
+        int first) {
+#define GD_D(v) V acc##v = ((v) < nv && ain) ? V_LOAD(ain + (v) * VL) : V_ZERO();
     GD_SP_REGS(GD_D)
 #undef GD_D
 #if GD_HAS_MASK
@@ -113,6 +145,12 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, in
             GD_SP_REGS(GD_F)
 #undef GD_F
         }
+    }
+    if (aout) {
+#define GD_A(v) if ((v) < nv) V_STORE(aout + (v) * VL, acc##v);
+        GD_SP_REGS(GD_A)
+#undef GD_A
+        return;
     }
     /* C = acc, or C + acc in one rounding (the GEMM's beta = 1 epilogue). */
     V one = V_BCAST((T)1);
@@ -142,13 +180,18 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass_)(const int nv, const int part, in
 #ifdef V_FMA_IF
 /* The pass of gd_sp_pass_ for two rows of A at once (words w1, w2; rows a1, a2; into
  * c1, c2), all GD_SP_NV registers of columns: one walk over the union of the two
- * lists, each row of B loaded once; row i's multiply-adds run at its own bits only. */
+ * lists, each row of B loaded once; row i's multiply-adds run at its own bits only.
+ * ain and aout as gd_sp_pass_'s, the second row's chain GD_SP_NB elements after the
+ * first's. */
 static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass2_)(const uint64_t *w1, const uint64_t *w2,
                                                  int nw, const T *restrict a1,
                                                  const T *restrict a2, int64_t sa,
                                                  const T *restrict b, int64_t ldb,
+                                                 const T *ain, T *aout,
                                                  T *restrict c1, T *restrict c2, int first) {
-#define GD_D(v) V acc##v = V_ZERO(), bcc##v = V_ZERO();
+#define GD_D(v)                                                                          \
+    V acc##v = ain ? V_LOAD(ain + (v) * VL) : V_ZERO();                                  \
+    V bcc##v = ain ? V_LOAD(ain + GD_SP_NB + (v) * VL) : V_ZERO();
     GD_SP_REGS(GD_D)
 #undef GD_D
     for (int q = 0; q < nw; q++) {
@@ -171,6 +214,12 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass2_)(const uint64_t *w1, const uint6
 #undef GD_F
         }
     }
+    if (aout) {
+#define GD_A(v) V_STORE(aout + (v) * VL, acc##v); V_STORE(aout + GD_SP_NB + (v) * VL, bcc##v);
+        GD_SP_REGS(GD_A)
+#undef GD_A
+        return;
+    }
     V one = V_BCAST((T)1);
 #define GD_O(v)                                                                          \
     V_STORE(c1 + (v) * VL, first ? acc##v : V_FMA(one, V_LOAD(c1 + (v) * VL), acc##v));  \
@@ -181,12 +230,13 @@ static GD_ALWAYS_INLINE void GD_FN(gd_sp_pass2_)(const uint64_t *w1, const uint6
 #endif
 
 /* Columns [0, w) of one row of C, w <= GD_SP_NB: one pass (b and c already at the
- * pass's first column). Without masked registers, the last w % VL columns are summed
- * one by one with the same chain. */
+ * pass's first column; ain, aout as gd_sp_pass_'s, GD_SP_NB elements). Without masked
+ * registers, the last w % VL columns are summed one by one with the same chain. */
 static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_t sa,
-                               const T *b, int64_t ldb, int64_t w, T *c, int first) {
+                               const T *b, int64_t ldb, int64_t w, const T *ain, T *aout,
+                               T *c, int first) {
     if (w == GD_SP_NB) {
-        GD_FN(gd_sp_pass_)(GD_SP_NV, 0, VL, words, nw, a, sa, b, ldb, c, first);
+        GD_FN(gd_sp_pass_)(GD_SP_NV, 0, VL, words, nw, a, sa, b, ldb, ain, aout, c, first);
         return;
     }
 #if GD_HAS_MASK
@@ -199,9 +249,11 @@ static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_
 #define GD_CASE(v)                                                                       \
     case (v) + 1:                                                                        \
         if (part)                                                                        \
-            GD_FN(gd_sp_pass_)((v) + 1, 1, nl, words, nw, a, sa, b, ldb, c, first);      \
+            GD_FN(gd_sp_pass_)((v) + 1, 1, nl, words, nw, a, sa, b, ldb, ain, aout, c,   \
+                               first);                                                   \
         else                                                                             \
-            GD_FN(gd_sp_pass_)((v) + 1, 0, VL, words, nw, a, sa, b, ldb, c, first);      \
+            GD_FN(gd_sp_pass_)((v) + 1, 0, VL, words, nw, a, sa, b, ldb, ain, aout, c,   \
+                               first);                                                   \
         break;
         GD_SP_REGS(GD_CASE)
 #undef GD_CASE
@@ -211,7 +263,7 @@ static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_
 #if !GD_HAS_MASK
     /* scalar tail (the generic variant, whose V_FMA is plain operators) */
     for (int64_t j = (int64_t)nv * VL; j < w; j++) {
-        T s = 0;
+        T s = ain ? ain[j] : (T)0;
         for (int q = 0; q < nw; q++) {
             uint64_t wq = words[q];
             while (wq) {
@@ -220,21 +272,51 @@ static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_
                 s = V_FMA(a[p * sa], b[p * ldb + j], s);
             }
         }
-        c[j] = first ? s : V_FMA((T)1, c[j], s);
+        if (aout)
+            aout[j] = s;
+        else
+            c[j] = first ? s : V_FMA((T)1, c[j], s);
     }
 #endif
 }
 
+/* Rows [p0, p0 + kq) and columns [0, w) of B (row stride n, at bq): where the passes
+ * over them should read them. words[0 .. nrows)[q] are the bit words that will walk
+ * them; with GD_SP_PACK_MIN uses per row on average and rows longer than a pass, they
+ * are copied to panel first (*ld: the row stride to read with). */
+static const T *GD_FN(gd_sp_panel_)(const uint64_t (*words)[GD_SP_WORDS], int64_t nrows,
+                                    int q, const T *bq, int64_t n, int64_t kq, int64_t w,
+                                    T *panel, int64_t *ld) {
+    int64_t uses = 0;
+    *ld = n;
+    if (n <= GD_SP_NB) return bq;
+    for (int64_t r = 0; r < nrows; r++) uses += GD_POPCNT64(words[r][q]);
+    if (uses < GD_SP_PACK_MIN * kq) return bq;
+    for (int64_t p = 0; p < kq; p++)
+        memcpy(panel + p * GD_SP_NB, bq + p * n, (size_t)w * sizeof(T));
+    *ld = GD_SP_NB;
+    return panel;
+}
+
 /* Rows [r0, r1) of the product of A[m, k]'s columns [k0, k1) by B's rows [k0, k1),
  * into c (row stride n): the GEMM's sum over that segment, KC blocks from k0. Per KC
- * block and block of GD_SP_NN_ROWS rows, the pass over each GD_SP_NB columns runs
- * over all the rows, so that B's kc x GD_SP_NB panel stays in cache across rows. */
+ * block, block of GD_SP_NN_ROWS rows and GD_SP_NB columns, B's panel is walked in
+ * sub-blocks of GD_SP_SUB rows (one bit word), each sub-block then running over all
+ * the rows: its GD_SP_SUB x GD_SP_NB elements (32 KB) stay in L1 across the rows,
+ * each row's chain waiting in accs between sub-blocks (a store and a load: the same
+ * chain, the same bits). When B's rows are longer than the panel, the sub-block is
+ * first copied to a contiguous panel: rows 4 KB apart map to the same few sets of
+ * L1 and evict each other. Measured on 256x1024x1024, one core, against the GEMM:
+ * 0.34x the time at density 0.15, 0.47-0.54x at 0.3, 0.70-0.82x at 0.5 (the passes
+ * over a whole KC block, straight from B: 0.59x, 0.92-0.96x and 1.17-1.35x). */
 #ifndef GD_SP_NN_ROWS
 #define GD_SP_NN_ROWS 64
 #endif
 static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k,
                                     int64_t k0, int64_t k1, const T *a, const T *b, T *c) {
     uint64_t words[GD_SP_NN_ROWS][GD_SP_WORDS];
+    GD_SP_ALIGN T panel[GD_SP_SUB * GD_SP_NB];
+    GD_SP_ALIGN T accs[GD_SP_NN_ROWS * GD_SP_NB];
     if (k1 <= k0) {
         for (int64_t r = r0; r < r1; r++)
             for (int64_t j = 0; j < n; j++) c[r * n + j] = 0;
@@ -253,18 +335,30 @@ static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k
                 }
             for (int64_t j0 = 0; j0 < n; j0 += GD_SP_NB) {
                 int64_t w = n - j0 < GD_SP_NB ? n - j0 : GD_SP_NB;
-                int64_t r = 0;
+                for (int q = 0; q < nw; q++) {
+                    int64_t p0 = pc + (int64_t)q * GD_SP_SUB;
+                    int64_t kq = k1 - p0 < GD_SP_SUB ? k1 - p0 : GD_SP_SUB;
+                    int64_t ldq;
+                    const T *bq = GD_FN(gd_sp_panel_)(words, rn, q, b + p0 * n + j0, n, kq, w,
+                                                      panel, &ldq);
+                    for (int64_t r = 0; r < rn; r++) {
+                        T *acc = accs + r * GD_SP_NB, *cr = c + (rb + r) * n + j0;
+                        const T *ar = a + (rb + r) * k + p0;
 #ifdef V_FMA_IF
-                if (w == GD_SP_NB)
-                    for (; r + 1 < rn; r += 2)
-                        GD_FN(gd_sp_pass2_)(words[r], words[r + 1], nw,
-                                            a + (rb + r) * k + pc, a + (rb + r + 1) * k + pc,
-                                            1, b + pc * n + j0, n, c + (rb + r) * n + j0,
-                                            c + (rb + r + 1) * n + j0, pc == k0);
+                        if (w == GD_SP_NB && r + 1 < rn &&
+                            gd_sp_share_(words[r][q], words[r + 1][q])) {
+                            GD_FN(gd_sp_pass2_)(&words[r][q], &words[r + 1][q], 1, ar, ar + k,
+                                                1, bq, ldq, q > 0 ? acc : 0,
+                                                q + 1 < nw ? acc : 0, cr, cr + n, pc == k0);
+                            r++;
+                            continue;
+                        }
 #endif
-                for (; r < rn; r++)
-                    GD_FN(gd_sp_cols_)(words[r], nw, a + (rb + r) * k + pc, 1,
-                                       b + pc * n + j0, n, w, c + (rb + r) * n + j0, pc == k0);
+                        GD_FN(gd_sp_cols_)(&words[r][q], 1, ar, 1, bq, ldq, w,
+                                           q > 0 ? acc : 0, q + 1 < nw ? acc : 0, cr,
+                                           pc == k0);
+                    }
+                }
             }
         }
     }
@@ -287,15 +381,21 @@ static GD_ALWAYS_INLINE uint64_t GD_FN(gd_sp_tn_words_)(
     return any;
 }
 
-/* Rows [r0, r1) of C[m, n] = Aᵀ·B, A stored [k, m], B [k, n]. */
+/* Rows [r0, r1) of C[m, n] = Aᵀ·B, A stored [k, m], B [k, n]. Per chunk of
+ * GD_SP_TN_COLS columns of A, KC block and GD_SP_NB columns of B, B's panel is walked
+ * in sub-blocks of GD_SP_SUB rows, copied to a contiguous panel when B's rows are
+ * longer, each running over all the chunk's columns with their chains waiting in
+ * accs between sub-blocks (as gd_spmm_nn_part_). */
 static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n,
                                     int64_t k, const T *a, const T *b, T *c) {
     /* bit p % 32 of cols[p / 32][j]: a(pc + p, c0 + j) != 0, built a row of A at a
      * time with a branch-free loop the compiler vectorises (a compare and a masked or
      * per register of A's row) */
     uint32_t cols[2 * GD_SP_WORDS][GD_SP_TN_COLS];
-    uint64_t words[GD_SP_WORDS], words2[GD_SP_WORDS];
-    (void)words2;
+    uint64_t words[GD_SP_TN_COLS][GD_SP_WORDS];
+    uint64_t any[GD_SP_TN_COLS];
+    GD_SP_ALIGN T panel[GD_SP_SUB * GD_SP_NB];
+    GD_SP_ALIGN T accs[GD_SP_TN_COLS * GD_SP_NB];
     if (k == 0) {
         for (int64_t r = r0; r < r1; r++)
             for (int64_t j = 0; j < n; j++) c[r * n + j] = 0;
@@ -313,15 +413,16 @@ static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n
                 uint32_t *cg = cols[p >> 5], bit = (uint32_t)1 << (p & 31);
                 for (int64_t j = 0; j < w; j++) cg[j] |= row[j] != (T)0 ? bit : 0u;
             }
-            /* each pass over GD_SP_NB columns runs over the chunk's columns of A, so
-             * that B's kc x GD_SP_NB panel stays in cache; an all-zero column of A
-             * gives zeros (its chain is empty) */
+            for (int64_t j = 0; j < w; j++)
+                any[j] = GD_FN(gd_sp_tn_words_)(cols, j, nw, ng, words[j]);
             for (int64_t j0 = 0; j0 < n; j0 += GD_SP_NB) {
                 int64_t wc = n - j0 < GD_SP_NB ? n - j0 : GD_SP_NB;
-                for (int64_t j = 0; j < w; j++) {
-                    uint64_t any = GD_FN(gd_sp_tn_words_)(cols, j, nw, ng, words);
-                    T *cj = c + (c0 + j) * n + j0;
-                    if (!any && pc == 0) {
+                /* an all-zero column of A gives zeros (its chain is empty), or adds
+                 * zero */
+                if (pc == 0)
+                    for (int64_t j = 0; j < w; j++) {
+                        if (any[j]) continue;
+                        T *cj = c + (c0 + j) * n + j0;
                         if (wc == GD_SP_NB) { /* unrolled: GCC turns a loop into a
                                                  memset, whose rep stos costs more */
 #define GD_Z(v) V_STORE(cj + (v) * VL, V_ZERO());
@@ -330,23 +431,34 @@ static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n
                         } else {
                             for (int64_t t = 0; t < wc; t++) cj[t] = 0;
                         }
-                        continue;
                     }
-                    if (!any) continue; /* adds zero */
+                for (int q = 0; q < nw; q++) {
+                    int64_t p0 = pc + (int64_t)q * GD_SP_SUB;
+                    int64_t kq = k - p0 < GD_SP_SUB ? k - p0 : GD_SP_SUB;
+                    const T *aq = a + p0 * m + c0;
+                    int64_t ldq;
+                    const T *bq = GD_FN(gd_sp_panel_)(words, w, q, b + p0 * n + j0, n, kq, wc,
+                                                      panel, &ldq);
+                    for (int64_t j = 0; j < w; j++) {
+                        if (!any[j]) continue;
+                        T *cj = c + (c0 + j) * n + j0, *acc = accs + j * GD_SP_NB;
 #ifdef V_FMA_IF
-                    /* two columns of A (neighbours: in images, mostly lit by the same
-                     * rows) through one pass when both have nonzeros */
-                    if (wc == GD_SP_NB && j + 1 < w &&
-                        GD_FN(gd_sp_tn_words_)(cols, j + 1, nw, ng, words2)) {
-                        GD_FN(gd_sp_pass2_)(words, words2, nw, a + pc * m + c0 + j,
-                                            a + pc * m + c0 + j + 1, m, b + pc * n + j0, n,
-                                            cj, cj + n, pc == 0);
-                        j++;
-                        continue;
-                    }
+                        /* two columns of A through one pass when at least half of
+                         * the rows lit in either are lit in both (neighbours in
+                         * images; a hidden layer's units rarely are) */
+                        if (wc == GD_SP_NB && j + 1 < w && any[j + 1] &&
+                            gd_sp_share_(words[j][q], words[j + 1][q])) {
+                            GD_FN(gd_sp_pass2_)(&words[j][q], &words[j + 1][q], 1, aq + j,
+                                                aq + j + 1, m, bq, ldq, q > 0 ? acc : 0,
+                                                q + 1 < nw ? acc : 0, cj, cj + n, pc == 0);
+                            j++;
+                            continue;
+                        }
 #endif
-                    GD_FN(gd_sp_cols_)(words, nw, a + pc * m + c0 + j, m, b + pc * n + j0, n,
-                                       wc, cj, pc == 0);
+                        GD_FN(gd_sp_cols_)(&words[j][q], 1, aq + j, m, bq, ldq, wc,
+                                           q > 0 ? acc : 0, q + 1 < nw ? acc : 0, cj,
+                                           pc == 0);
+                    }
                 }
             }
         }
