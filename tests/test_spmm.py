@@ -96,12 +96,13 @@ def test_matches_reference(dtype, trans_a):
 def test_nan_in_a_propagates_inf_in_b_is_skipped(isa, dtype, trans_a, n):
     # NaN is not zero: it reaches its row of C. A zero element of A skips its row of B,
     # inf included (documented: the dense GEMM gives NaN there), also when the row goes
-    # through a pass shared with a row whose element there is not zero (nn's pairs of
-    # rows, n a whole number of passes).
+    # through a pass shared with a row whose element there is not zero (pairs of rows
+    # sharing at least half of their nonzeros, n a whole number of passes).
     a = np.zeros((5, 4), dtype)
     a[1, 2] = np.nan
-    a[2, 0] = 1.0
-    a[3, 3] = 2.0  # the pair (2, 3): row 2 skips b[3] = inf, row 3 takes it
+    a[2, :3] = 1.0
+    a[3, :3] = 1.0
+    a[3, 3] = 2.0  # the pair (2, 3) shares 3 of 4: row 2 skips b[3] = inf, row 3 takes it
     a[4, 1] = 1.0
     b = np.ones((4, n), dtype)
     b[3, :] = np.inf
@@ -109,8 +110,29 @@ def test_nan_in_a_propagates_inf_in_b_is_skipped(isa, dtype, trans_a, n):
         got = _spmm(np.ascontiguousarray(a.T), b, True)
     else:
         got = _spmm(a, b, False)
-    assert np.all(got[0] == 0) and np.all(np.isnan(got[1])) and np.all(got[2] == 1)
+    assert np.all(got[0] == 0) and np.all(np.isnan(got[1])) and np.all(got[2] == 3)
     assert np.all(got[3] == np.inf) and np.all(got[4] == 1)
+
+
+@pytest.mark.parametrize("trans_a", [False, True], ids=["nn", "tn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rows_paired_in_some_panels_alone_in_others(isa, dtype, trans_a):
+    # A row's sums wait in memory between 64-row panels of B, and each panel decides
+    # afresh whether two rows share a pass: here rows 2i and 2i+1 have the same
+    # nonzeros in the first 64 columns of each k segment (paired) and independent ones
+    # after (alone), with long rows of B (copied to a panel) and a partial last pass.
+    rng = np.random.default_rng(5)
+    m, k, n = 70, 600, 300
+    a = _sparse(rng, (m, k), 0.3, dtype)
+    for lo in (0, _cut(k)):
+        a[1::2, lo:lo + 64] = np.where(a[0::2, lo:lo + 64] != 0,
+                                       rng.standard_normal((m // 2, 64)), 0)
+    if trans_a:
+        a = np.ascontiguousarray(a.T)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    dense = _expected(a, b, trans_a)
+    for t in THREADS:
+        assert np.array_equal(_spmm(a, b, trans_a, t), dense), f"{isa} threads={t}"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -103,10 +103,12 @@ int gd_gemm_reserve_f64(void);
  *              halves at the cut: the even threads read and write B's (nn) and C's
  *              (tn) rows below it, the odd ones the rest.
  *   cost     : about nnz(A)·n multiply-adds plus one compare per element of A (with
- *              AVX-512, pairs of rows of A (nn) or of neighbouring columns (tn) walk
- *              the union of their nonzeros, loading B's rows once for both, each one's
- *              multiply-adds masked to its own); it beats the dense GEMM below about a
- *              quarter to a third nonzeros (gd_dense_fwd)
+ *              AVX-512, pairs of rows of A (nn) or of neighbouring columns (tn) that
+ *              share at least half of their nonzeros walk the union, loading B's rows
+ *              once for both, each one's multiply-adds masked to its own), B read in
+ *              64-row panels that stay in L1 (copied when B's rows are long); it beats
+ *              the dense GEMM below about 0.6 nonzeros (gd_dense_fwd)
+ *   memory   : about 70 KB of the calling thread's stack (a panel, the rows' chains)
  */
 void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                     float *c, float *scratch, int n_threads);
@@ -118,7 +120,7 @@ void gd_spmm_tn_f64(int64_t m, int64_t n, int64_t k, const double *a, const doub
                     double *c, int n_threads);
 /* gd_sparse_max_density: the largest fraction of nonzero elements of a dense layer's
  * input X for which gd_dense_fwd / gd_dense_bwd use gd_spmm_* for X·W and Xᵀ·dZ
- * (default 0.25; 0 never, 1 always). A density < 0 only reads it. Returns the value it
+ * (default 0.5; 0 never, 1 always). A density < 0 only reads it. Returns the value it
  * had. Set it only while no kernel runs (it is a process-wide setting for benchmarks
  * and tests; the results are the same either way while the weights are finite). */
 double gd_sparse_max_density(double density);
