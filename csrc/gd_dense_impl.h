@@ -31,7 +31,8 @@ static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
                         const GD_T *b, int act, GD_T *y, GD_T *z, GD_T *scratch,
                         int n_threads) {
-    return GD_FN(gd_dense_fwd_counted)(m, k, n, x, w, b, act, y, z, scratch, -1, n_threads);
+    return GD_FN(gd_dense_fwd_counted)(m, k, n, x, w, b, act, y, z, scratch, -1, 0,
+                                       n_threads);
 }
 
 int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
@@ -41,28 +42,62 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
                                        n_threads);
 }
 
+/* The product of rows [0, m) of x into g: through gd_spmm_nn when sparse. */
+static int GD_FN(gd_dense_product_)(int sparse, int64_t m, int64_t k, int64_t n,
+                                    const GD_T *x, const GD_T *w, GD_T *g, GD_T *scratch,
+                                    int n_threads) {
+    if (sparse) {
+        GD_SPMM_NN(m, n, k, x, w, g, scratch, n_threads);
+        return GD_OK;
+    }
+    return GD_GEMM_NN(m, n, k, (GD_T)1, x, k, w, n, (GD_T)0, g, n, n_threads);
+}
+
 int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
                                 const GD_T *w, const GD_T *b, int act, GD_T *y, GD_T *z,
-                                GD_T *scratch, int64_t x_nonzero, int n_threads) {
+                                GD_T *scratch, int64_t x_nonzero, int64_t grain,
+                                int n_threads) {
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
+    if (grain >= m) grain = 0;
     /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
      * so W is packed rarely): the bias + activation pass reads each block right after
      * the GEMM wrote it, while it is still in cache. With z, the GEMM writes Z and the
-     * pass turns it into X·W + b in place and writes act(Z) to Y. */
+     * pass turns it into X·W + b in place and writes act(Z) to Y. With a grain, blocks
+     * are whole grains. */
     rows = (int64_t)(GD_DENSE_BLOCK_BYTES / ((double)n * sizeof(GD_T)));
     if (rows < GD_DENSE_MIN_BLOCK_ROWS) rows = GD_DENSE_MIN_BLOCK_ROWS;
+    if (grain > 0) rows = rows < grain ? grain : rows / grain * grain;
     for (i0 = 0; i0 < m; i0 += rows) {
         int64_t mb = m - i0 < rows ? m - i0 : rows;
         GD_T *yb = y + i0 * n;
         GD_T *zb = z != NULL ? z + i0 * n : NULL;
         GD_T *gb = zb != NULL ? zb : yb;
-        int st, nt;
-        if (scratch != NULL &&
-            GD_FN(gd_dense_sparse_)(mb, k, n, x + i0 * k, mb == m ? x_nonzero : -1)) {
-            GD_SPMM_NN(mb, n, k, x + i0 * k, w, gb, scratch, n_threads);
+        const GD_T *xb = x + i0 * k;
+        int st, nt, sparse = 0, mixed = 0;
+        if (scratch != NULL && grain > 0) {
+            /* every grain of the block decides; alike, the block is one product */
+            for (int64_t c0 = 0; c0 < mb; c0 += grain) {
+                int64_t cm = mb - c0 < grain ? mb - c0 : grain;
+                int s = GD_FN(gd_dense_sparse_)(cm, k, n, xb + c0 * k, -1);
+                if (c0 == 0)
+                    sparse = s;
+                else if (s != sparse)
+                    mixed = 1;
+            }
+        } else if (scratch != NULL) {
+            sparse = GD_FN(gd_dense_sparse_)(mb, k, n, xb, mb == m ? x_nonzero : -1);
+        }
+        if (mixed) {
+            for (int64_t c0 = 0; c0 < mb; c0 += grain) {
+                int64_t cm = mb - c0 < grain ? mb - c0 : grain;
+                int s = GD_FN(gd_dense_sparse_)(cm, k, n, xb + c0 * k, -1);
+                st = GD_FN(gd_dense_product_)(s, cm, k, n, xb + c0 * k, w, gb + c0 * n,
+                                              scratch, n_threads);
+                if (st != GD_OK) return st;
+            }
         } else {
-            st = GD_GEMM_NN(mb, n, k, (GD_T)1, x + i0 * k, k, w, n, (GD_T)0, gb, n, n_threads);
+            st = GD_FN(gd_dense_product_)(sparse, mb, k, n, xb, w, gb, scratch, n_threads);
             if (st != GD_OK) return st;
         }
         if (zb == NULL && b == NULL && act == GD_ACT_LINEAR) continue;

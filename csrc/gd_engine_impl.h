@@ -216,10 +216,12 @@ static void GD_FN(gd_scan_rows)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t r
     GD_FN(gd_input_count)(w, x, nonzero);
 }
 
-/* Forward through every op; returns the last op's output (logits when fused). */
+/* Forward through every op; returns the last op's output (logits when fused). With
+ * 0 < grain < m, each row gets the bits that forwards of grain rows each would give it
+ * (gd_dense_fwd_counted). */
 static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *in,
-                             int64_t m, int fold_softmax, int training, int nt,
-                             const GD_T **out) {
+                             int64_t m, int64_t grain, int fold_softmax, int training,
+                             int nt, const GD_T **out) {
     const GD_T *params = (const GD_T *)e->params;
     int status = GD_OK;
     for (int32_t l = 0; l < e->n_layers; l++) {
@@ -231,7 +233,8 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
             /* scratch for a sparse input's products: the gradient buffer, idle now */
             int s = GD_FN(gd_dense_fwd_counted)(m, L->n_in, L->n_out, in, params + L->w_off,
                                                 b, act, w->a[l], z, w->d[1],
-                                                in == w->x_in ? w->x_nonzero : -1, nt);
+                                                in == w->x_in ? w->x_nonzero : -1, grain,
+                                                nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (training && L->rate > 0) {
@@ -485,7 +488,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             GD_PHASE_BEGIN();
             GD_FN(gd_gather)(e, &w, r0, m, 1);
             GD_PHASE_MARK(0);
-            int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 1, 1, nt, &y);
+            int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 0, 1, 1, nt, &y);
             GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
             GD_PHASE_MARK(GD_PHASE_LOSS);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
@@ -533,14 +536,18 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
     int nt = n_threads < 1 ? 1 : n_threads;
     int64_t O = e->n_outputs;
     int64_t sums_nz[3 * GD_ENGINE_PART_STRIDE] = {0};
+    int gather = e->index || with_loss;
+    /* predict reads its rows in place: as many whole batches as the workspace holds go
+     * through each forward, every batch with the bits of its own (the weights are read
+     * once per span, not once per batch) */
+    int64_t span = gather ? batch : e->max_batch / batch * batch;
     GD_PRAGMA(omp parallel num_threads(nt))
     {
         GD_FN(gd_ws) w;
         GD_FN(gd_ws_carve)(e, &w, sums_nz);
         int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
-        for (int64_t r0 = start; run && r0 < start + count; r0 += batch) {
-            int64_t m = start + count - r0 < batch ? start + count - r0 : batch;
-            int gather = e->index || with_loss;
+        for (int64_t r0 = start; run && r0 < start + count; r0 += span) {
+            int64_t m = start + count - r0 < span ? start + count - r0 : span;
             if (check_x || !gather) {
                 /* both end in a barrier */
                 if (gather)
@@ -561,7 +568,7 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
                 in = (const GD_T *)e->x + r0 * e->n_features; /* rows in order: no copy */
             }
             gd_team_inference = 1;
-            int s1 = GD_FN(gd_forward)(e, &w, in, m, with_loss, 0, nt, &y);
+            int s1 = GD_FN(gd_forward)(e, &w, in, m, batch, with_loss, 0, nt, &y);
             gd_team_inference = 0;
             if (with_loss) {
                 GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);

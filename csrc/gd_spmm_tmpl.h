@@ -292,8 +292,15 @@ static const T *GD_FN(gd_sp_panel_)(const uint64_t (*words)[GD_SP_WORDS], int64_
     if (n <= GD_SP_NB) return bq;
     for (int64_t r = 0; r < nrows; r++) uses += GD_POPCNT64(words[r][q]);
     if (uses < GD_SP_PACK_MIN * kq) return bq;
-    for (int64_t p = 0; p < kq; p++)
-        memcpy(panel + p * GD_SP_NB, bq + p * n, (size_t)w * sizeof(T));
+    /* register copies: memcpy of a 512-byte row became rep movs, whose start-up cost
+     * took a fifth of predict's sparse products (perf, the big MLP, batches of 32) */
+    for (int64_t p = 0; p < kq; p++) {
+        const T *src = bq + p * n;
+        T *dst = panel + p * GD_SP_NB;
+        int64_t j = 0;
+        for (; j + VL <= w; j += VL) V_STORE(dst + j, V_LOAD(src + j));
+        for (; j < w; j++) dst[j] = src[j];
+    }
     *ld = GD_SP_NB;
     return panel;
 }

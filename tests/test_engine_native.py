@@ -362,6 +362,43 @@ def test_predict_blocks_and_threads_do_not_change_outputs():
             assert np.array_equal(model._engine.predict(x, batch), ref)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predict_spans_of_batches_keep_each_batchs_bits(threads, monkeypatch):
+    # predict runs several batches per forward; each must get the bits of a forward of
+    # its own, though a batch's density picks the sparse or the dense product of each
+    # dense layer (they differ in the last bit). Batches here alternate irregularly
+    # between 0.3 and 0.7 nonzeros, so a forward meets batches that decide alike and
+    # batches that do not, and the hidden layer's ReLU output decides again; the last
+    # batch is partial. (With k >= 128 the two products differ: gd_spmm_cut.)
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(11)
+    batch, features = 8, 200
+    pattern = [0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0] * 5 + [1, 0]
+    rows = batch * len(pattern) - 3
+    x = np.zeros((rows, features), np.float32)
+    for i in range(rows):
+        d = 0.7 if pattern[i // batch] else 0.3
+        x[i, rng.random(features) < d] = 1.0 + rng.random()
+    set_random_seed(6)
+    model = Sequential([Input(shape=(features,)), Dense(160, activation="relu"),
+                        Dense(80, activation="relu"), Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:64], np.arange(64) % 5, batch_size=64, verbose=0)
+    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: n_max)
+    gradiente.set_num_threads(threads)
+    got = model.predict(x, batch_size=batch, verbose=0)
+    alone = np.concatenate([model._engine.predict(x[i:i + batch], batch)
+                            for i in range(0, rows, batch)])
+    assert np.array_equal(got.view(np.uint32), alone.view(np.uint32))
+    # and the spans did meet both products within one forward
+    from gradiente import _config
+
+    ck = _config._native()
+    nz = [np.count_nonzero(x[i:i + batch]) / x[i:i + batch].size for i in range(0, rows, batch)]
+    limit = ck.sparse_max_density()
+    assert any((a <= limit) != (b <= limit) for a, b in zip(nz, nz[1:]))
+
+
 def test_thread_chooser_pools_short_calls():
     tc = _ThreadChooser(min_seconds=1e-2)
     key = ("train", 32)
@@ -410,13 +447,18 @@ def test_predict_reports_nonfinite_input_wherever_it_is(backend, bad_row, value,
         gradiente.set_backend("native")
 
 
-@pytest.mark.parametrize("density", [0.24, 0.26])
-def test_predict_counts_nonzeros_across_the_team(density, monkeypatch):
+@pytest.mark.parametrize("side", [-1, 1])
+def test_predict_counts_nonzeros_across_the_team(side, monkeypatch):
     # predict reads its rows in place, each thread counting the nonzeros of its rows;
-    # the team's sum chooses the first layer's products (sparse at most a
-    # quarter nonzeros). Each 32-row batch here has 0.24 or 0.26 of nonzeros, so a
+    # the team's sum chooses the first layer's products (sparse at most
+    # sparse_max_density nonzeros, 0.5). Each batch here has 2% fewer or more, so a
     # count that missed a thread's half would flip the choice, and the two products
-    # differ in the last bit: the outputs must be the same bits on 1, 2 and 3 threads.
+    # differ in the last bit: the outputs must be the same bits on 1, 2 and 3 threads,
+    # in batches of 32 (several per forward, each counted alone) and of 320 (one per
+    # forward, counted as the rows are read).
+    from gradiente import _config
+
+    density = _config._native().sparse_max_density() + 0.02 * side
     gradiente.set_backend("native")
     rng = np.random.default_rng(8)
     features, rows = 256, 32 * 40
@@ -434,8 +476,10 @@ def test_predict_counts_nonzeros_across_the_team(density, monkeypatch):
     for threads in (1, 2, 3):
         gradiente.set_num_threads(threads)
         outs.append(model.predict(x, batch_size=32, verbose=0))
+        outs.append(model.predict(x, batch_size=320, verbose=0))
     assert isinstance(model._engine, NativeEngine)
-    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    assert all(np.array_equal(outs[0], o) for o in outs[2::2])
+    assert all(np.array_equal(outs[1], o) for o in outs[3::2])
     w, b = model.layers[0].get_weights()[0], model.layers[0].get_weights()[1]
     h = np.maximum(x.astype(np.float64) @ w + b, 0)
     w2, b2 = model.layers[1].get_weights()

@@ -678,7 +678,11 @@ int gd_engine_train_f64(const gd_engine_t *e, int64_t start, int64_t n_steps, in
  * the final activation applied). No parameter changes. With check_x, each batch's
  * input rows are first checked for NaN and inf while they come into cache (one read of
  * the data instead of a separate validation pass): at the first bad batch the run
- * stops and returns GD_ENONFINITE (out then holds the earlier batches' rows). */
+ * stops and returns GD_ENONFINITE (out then holds the earlier batches' rows).
+ * Without loss and index (predict), as many whole batches as max_batch holds go
+ * through each forward, each batch's rows getting the bits a forward of that batch
+ * alone gives them (dense layers decide sparse or dense per batch); check_x then
+ * stops at the first bad span. */
 int gd_engine_eval_f32(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
                        int with_loss, double *sums, void *out, int check_x, int n_threads);
 int gd_engine_eval_f64(const gd_engine_t *e, int64_t start, int64_t count, int64_t batch,
