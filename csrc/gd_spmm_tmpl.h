@@ -292,14 +292,18 @@ static const T *GD_FN(gd_sp_panel_)(const uint64_t (*words)[GD_SP_WORDS], int64_
     if (n <= GD_SP_NB) return bq;
     for (int64_t r = 0; r < nrows; r++) uses += GD_POPCNT64(words[r][q]);
     if (uses < GD_SP_PACK_MIN * kq) return bq;
-    /* register copies: memcpy of a 512-byte row became rep movs, whose start-up cost
-     * took a fifth of predict's sparse products (perf, the big MLP, batches of 32) */
+    /* register copies, unrolled for a whole pass: memcpy of a 512-byte row became
+     * rep movs, and a loop of loads and stores a call of memmove */
     for (int64_t p = 0; p < kq; p++) {
         const T *src = bq + p * n;
         T *dst = panel + p * GD_SP_NB;
-        int64_t j = 0;
-        for (; j + VL <= w; j += VL) V_STORE(dst + j, V_LOAD(src + j));
-        for (; j < w; j++) dst[j] = src[j];
+        if (w == GD_SP_NB) {
+#define GD_C(v) V_STORE(dst + (v) * VL, V_LOAD(src + (v) * VL));
+            GD_SP_REGS(GD_C)
+#undef GD_C
+        } else {
+            for (int64_t j = 0; j < w; j++) dst[j] = src[j];
+        }
     }
     *ld = GD_SP_NB;
     return panel;
