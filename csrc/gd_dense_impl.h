@@ -31,7 +31,7 @@ static int GD_FN(gd_dense_sparse_)(int64_t m, int64_t k, int64_t n, const GD_T *
 int GD_FN(gd_dense_fwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD_T *w,
                         const GD_T *b, int act, GD_T *y, GD_T *z, GD_T *scratch,
                         int n_threads) {
-    return GD_FN(gd_dense_fwd_counted)(m, k, n, x, w, b, act, y, z, scratch, -1, 0,
+    return GD_FN(gd_dense_fwd_counted)(m, k, n, x, w, b, act, y, z, scratch, -1, 0, 0,
                                        n_threads);
 }
 
@@ -40,6 +40,18 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
                         GD_T *dw, GD_T *db, int n_threads) {
     return GD_FN(gd_dense_bwd_counted)(m, k, n, x, w, y, z, dy, act, dx, dw, db, -1,
                                        n_threads);
+}
+
+/* Whether rows [r0, r0 + m) of x[., k] take the sparse products (gd_dense_sparse_),
+ * from the rows' counts when row_nonzero is given. */
+static int GD_FN(gd_dense_sparse_rows_)(int64_t r0, int64_t m, int64_t k, int64_t n,
+                                        const GD_T *x, const int32_t *row_nonzero) {
+    int64_t nonzero = -1;
+    if (row_nonzero) {
+        nonzero = 0;
+        for (int64_t i = r0; i < r0 + m; i++) nonzero += row_nonzero[i];
+    }
+    return GD_FN(gd_dense_sparse_)(m, k, n, x + r0 * k, nonzero);
 }
 
 /* The product of rows [0, m) of x into g: through gd_spmm_nn when sparse. */
@@ -56,7 +68,7 @@ static int GD_FN(gd_dense_product_)(int sparse, int64_t m, int64_t k, int64_t n,
 int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
                                 const GD_T *w, const GD_T *b, int act, GD_T *y, GD_T *z,
                                 GD_T *scratch, int64_t x_nonzero, int64_t grain,
-                                int n_threads) {
+                                const int32_t *row_nonzero, int n_threads) {
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
     if (grain >= m) grain = 0;
@@ -79,7 +91,7 @@ int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
             /* every grain of the block decides; alike, the block is one product */
             for (int64_t c0 = 0; c0 < mb; c0 += grain) {
                 int64_t cm = mb - c0 < grain ? mb - c0 : grain;
-                int s = GD_FN(gd_dense_sparse_)(cm, k, n, xb + c0 * k, -1);
+                int s = GD_FN(gd_dense_sparse_rows_)(i0 + c0, cm, k, n, x, row_nonzero);
                 if (c0 == 0)
                     sparse = s;
                 else if (s != sparse)
@@ -91,7 +103,7 @@ int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
         if (mixed) {
             for (int64_t c0 = 0; c0 < mb; c0 += grain) {
                 int64_t cm = mb - c0 < grain ? mb - c0 : grain;
-                int s = GD_FN(gd_dense_sparse_)(cm, k, n, xb + c0 * k, -1);
+                int s = GD_FN(gd_dense_sparse_rows_)(i0 + c0, cm, k, n, x, row_nonzero);
                 st = GD_FN(gd_dense_product_)(s, cm, k, n, xb + c0 * k, w, gb + c0 * n,
                                               scratch, n_threads);
                 if (st != GD_OK) return st;

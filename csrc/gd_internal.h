@@ -83,13 +83,15 @@ static inline void gd_static_range(int64_t n, int64_t grain, int tid, int nt,
  * as it gathers it. With 0 < grain < m, the forward gives each row the bits that
  * calls of grain rows each would give it (predict's batches, run several at once):
  * whether the product skips X's zeros is decided per grain rows (x_nonzero is then
- * unused), and a block of rows whose parts decide alike is one product (a row's sums
- * never depend on the other rows in the call). grain <= 0: the whole of X decides. */
+ * unused; row_nonzero, when not NULL, holds each row's count, else each grain is
+ * counted here), and a block of rows whose parts decide alike is one product (a row's
+ * sums never depend on the other rows in the call). grain <= 0: the whole of X
+ * decides. */
 #define GD_DENSE_COUNTED_PROTOS(T, SFX)                                                  \
     int gd_dense_fwd_counted_##SFX(int64_t m, int64_t k, int64_t n, const T *x,          \
                                    const T *w, const T *b, int act, T *y, T *z,          \
                                    T *scratch, int64_t x_nonzero, int64_t grain,         \
-                                   int n_threads);                                       \
+                                   const int32_t *row_nonzero, int n_threads);           \
     int gd_dense_bwd_counted_##SFX(int64_t m, int64_t k, int64_t n, const T *x,          \
                                    const T *w, const T *y, const T *z, T *dy, int act,   \
                                    T *dx, T *dw, T *db, int64_t x_nonzero,               \
