@@ -69,7 +69,7 @@ CHILD = textwrap.dedent("""
         same = all(np.array_equal(a, b) for a, b in zip(ref.get_weights(),
                                                          model.get_weights()))
         print(json.dumps({"what": "last completed step", "same": same}), flush=True)
-    big = np.repeat(x, 25, axis=0)  # 100,000 rows: many seconds of predict
+    big = np.repeat(x, 100, axis=0)  # 400,000 rows: about a second of predict or more
     print("ready", flush=True)
     try:
         model.predict(big, batch_size=256, verbose=0)
