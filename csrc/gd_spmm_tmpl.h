@@ -32,9 +32,10 @@
  *       computes, so the weights of a first layer stay in one core's cache instead of
  *       bouncing between two (measured: the seed model's Adam step took 44-65 µs
  *       after a row-split forward against 19-23 µs when its data was local). For
- *       inference (gd_team_inference) and a B of at most GD_SP_ROWS_MAX_B_BYTES, the
- *       threads split rows instead, each summing both segments of its rows (the same
- *       sums: only who computes them changes).
+ *       inference (gd_team_inference) and a B of at most GD_SP_ROWS_MAX_B_BYTES or
+ *       GD_SP_ROWS_MIN_PER_THREAD rows per thread, the threads split rows instead,
+ *       each summing both segments of its rows (the same sums: only who computes
+ *       them changes).
  *   tn: C = Aᵀ·B, A [k, m]: column j of A is the list; its words are gathered per
  *       chunk of 64 columns by scattering the set bits of each row of A. With
  *       V_FMA_IF, two neighbouring columns go through one pass over the union of
@@ -55,9 +56,14 @@
 #define GD_SP_NV 8
 #define GD_SP_REGS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 /* Under gd_team_inference, nn splits rows, not k, when B has at most this many bytes
- * (measured on predict of MNIST's test set, 2 threads: 0.94-0.98x the time with the
- * seed model's 401 KB first layer, 1.23x with the big MLP's 3.2 MB one). */
+ * (measured on predict of MNIST's test set, 2 threads, one batch of 32 per call:
+ * 0.94-0.98x the time with the seed model's 401 KB first layer, 1.23x with the big
+ * MLP's 3.2 MB one) ... */
 #define GD_SP_ROWS_MAX_B_BYTES (512.0 * 1024.0)
+/* ... or when every thread gets at least this many rows (predict's spans of 256 rows,
+ * the big MLP, one process alternating: 0.73-1.07x the time of the k split, median
+ * 0.89x over five processes, the same bits). */
+#define GD_SP_ROWS_MIN_PER_THREAD 128
 /* Rows of B per sub-block of a pass: one 64-bit word of a row's nonzeros (the bit
  * words are built per 64 rows of a KC block). */
 #define GD_SP_SUB 64
@@ -497,11 +503,13 @@ static void GD_FN(gd_spmm_share_)(int ta, int64_t m, int64_t n, int64_t k, const
         GD_FN(gd_spmm_nn_part_)(lo, hi, n, k, 0, k, a, b, c);
         return;
     }
-    if (nt == 1 || (gd_team_inference && (double)k * (double)n * sizeof(T) <=
-                                              GD_SP_ROWS_MAX_B_BYTES)) {
+    if (nt == 1 ||
+        (gd_team_inference && ((double)k * (double)n * sizeof(T) <= GD_SP_ROWS_MAX_B_BYTES ||
+                               m >= (int64_t)GD_SP_ROWS_MIN_PER_THREAD * nt))) {
         /* both segments of this thread's rows: no barrier between the segments, and
-         * each core reads only the rows it was given (B is read-only here and small
-         * enough that both cores hold it) */
+         * each core reads only the rows it was given (B is read-only here, and small
+         * enough that both cores hold it or read by enough rows to pay for both
+         * reading all of it) */
         gd_static_range(m, 1, tid, nt, &lo, &hi);
         GD_FN(gd_spmm_nn_part_)(lo, hi, n, k, 0, cut, a, b, c);
         GD_FN(gd_spmm_nn_part_)(lo, hi, n, k, cut, k, a, b, scratch);
