@@ -127,8 +127,9 @@ def gemm_case(m, k, n):
 
 
 def spmm_case(m, k, n, trans_a, density=0.19):
-    """The products of a first layer on images (gd_spmm_*): X has MNIST's fraction of
-    nonzero pixels (0.19), at random places; the twin is numpy.matmul."""
+    """The products that skip X's zeros (gd_spmm_*): X has MNIST's fraction of nonzero
+    pixels (0.19) by default, at random places; the twin is numpy.matmul (the GEMM case
+    of the same shape gives our dense product's time)."""
     def make(rng):
         x = _r(rng, m, k) * (rng.random((m, k)) < density)
         b = _r(rng, m, n) if trans_a else _r(rng, k, n)
@@ -243,6 +244,9 @@ def make_cases(args):
                 if i == 0:  # the layer on pixels: its products skip the zeros
                     add(spmm_case(m, k, n, False))
                     add(spmm_case(m, k, n, True))
+                elif n >= 64:  # a hidden ReLU output: 0.3-0.4 nonzero once trained
+                    add(spmm_case(m, k, n, False, density=0.35))
+                    add(spmm_case(m, k, n, True, density=0.35))
                 add(dense_fwd_case(m, k, n, act))
                 add(dense_bwd_case(m, k, n, act, need_dx=i > 0))
         n_out = 10
