@@ -42,11 +42,13 @@ int GD_FN(gd_dense_bwd)(int64_t m, int64_t k, int64_t n, const GD_T *x, const GD
                                        n_threads);
 }
 
-/* Whether rows [r0, r0 + m) of x[., k] take the sparse products (gd_dense_sparse_),
- * from the rows' counts when row_nonzero is given. */
+/* Whether rows [r0, r0 + m) of x[., k] take the sparse products (gd_dense_sparse_):
+ * never without scratch; from the rows' counts when row_nonzero is given, else from
+ * nonzero (their count, or -1: counted here). */
 static int GD_FN(gd_dense_sparse_rows_)(int64_t r0, int64_t m, int64_t k, int64_t n,
-                                        const GD_T *x, const int32_t *row_nonzero) {
-    int64_t nonzero = -1;
+                                        const GD_T *x, const GD_T *scratch,
+                                        const int32_t *row_nonzero, int64_t nonzero) {
+    if (scratch == NULL) return 0;
     if (row_nonzero) {
         nonzero = 0;
         for (int64_t i = r0; i < r0 + m; i++) nonzero += row_nonzero[i];
@@ -72,6 +74,7 @@ int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
     int64_t rows, i0;
     if (m <= 0 || n <= 0) return GD_OK;
     if (grain >= m) grain = 0;
+    if (grain == 0) row_nonzero = NULL;
     /* Row blocks of about GD_DENSE_BLOCK_BYTES of Y (at least GD_DENSE_MIN_BLOCK_ROWS,
      * so W is packed rarely): the bias + activation pass reads each block right after
      * the GEMM wrote it, while it is still in cache. With z, the GEMM writes Z and the
@@ -85,32 +88,25 @@ int GD_FN(gd_dense_fwd_counted)(int64_t m, int64_t k, int64_t n, const GD_T *x,
         GD_T *yb = y + i0 * n;
         GD_T *zb = z != NULL ? z + i0 * n : NULL;
         GD_T *gb = zb != NULL ? zb : yb;
-        const GD_T *xb = x + i0 * k;
-        int st, nt, sparse = 0, mixed = 0;
-        if (scratch != NULL && grain > 0) {
-            /* every grain of the block decides; alike, the block is one product */
-            for (int64_t c0 = 0; c0 < mb; c0 += grain) {
-                int64_t cm = mb - c0 < grain ? mb - c0 : grain;
-                int s = GD_FN(gd_dense_sparse_rows_)(i0 + c0, cm, k, n, x, row_nonzero);
-                if (c0 == 0)
-                    sparse = s;
-                else if (s != sparse)
-                    mixed = 1;
-            }
-        } else if (scratch != NULL) {
-            sparse = GD_FN(gd_dense_sparse_)(mb, k, n, xb, mb == m ? x_nonzero : -1);
-        }
-        if (mixed) {
-            for (int64_t c0 = 0; c0 < mb; c0 += grain) {
-                int64_t cm = mb - c0 < grain ? mb - c0 : grain;
-                int s = GD_FN(gd_dense_sparse_rows_)(i0 + c0, cm, k, n, x, row_nonzero);
-                st = GD_FN(gd_dense_product_)(s, cm, k, n, xb + c0 * k, w, gb + c0 * n,
-                                              scratch, n_threads);
-                if (st != GD_OK) return st;
-            }
-        } else {
-            st = GD_FN(gd_dense_product_)(sparse, mb, k, n, xb, w, gb, scratch, n_threads);
+        /* each grain (without one, the block) decides; a run of grains that decide
+         * alike is one product, each grain counted once */
+        int64_t g = grain > 0 ? grain : mb, c0 = 0;
+        int64_t known = grain == 0 && mb == m ? x_nonzero : -1;
+        int st, nt, s0 = GD_FN(gd_dense_sparse_rows_)(i0, g < mb ? g : mb, k, n, x, scratch,
+                                                      row_nonzero, known);
+        while (c0 < mb) {
+            int64_t c1 = c0 + g;
+            int s1 = s0;
+            while (c1 < mb && (s1 = GD_FN(gd_dense_sparse_rows_)(
+                                   i0 + c1, mb - c1 < g ? mb - c1 : g, k, n, x, scratch,
+                                   row_nonzero, -1)) == s0)
+                c1 += g;
+            if (c1 > mb) c1 = mb;
+            st = GD_FN(gd_dense_product_)(s0, c1 - c0, k, n, x + (i0 + c0) * k, w,
+                                          gb + c0 * n, scratch, n_threads);
             if (st != GD_OK) return st;
+            c0 = c1;
+            s0 = s1;
         }
         if (zb == NULL && b == NULL && act == GD_ACT_LINEAR) continue;
         nt = gd_fork_threads(n_threads, (double)mb * (double)n * GD_FN(gd_act_cost)(act),

@@ -286,6 +286,34 @@ static void GD_FN(gd_sp_cols_)(const uint64_t *words, int nw, const T *a, int64_
 #endif
 }
 
+/* Sub-block q (of nw) of a KC block, in one pass: row 1 of A (at a1, its word w1;
+ * elements sa apart) into row 1 of C (c1), its chain starting from acc after the
+ * first sub-block and left there before the last; with pair, the next row too (A's
+ * at a1 + da, its word w2, C's at c1 + dc, its chain at acc + GD_SP_NB) in one walk
+ * (gd_sp_pass2_). Returns the rows done. */
+static GD_ALWAYS_INLINE int GD_FN(gd_sp_sub_)(int pair, const uint64_t *w1,
+                                              const uint64_t *w2, const T *a1, int64_t da,
+                                              int64_t sa, const T *b, int64_t ldb, int64_t w,
+                                              T *acc, int q, int nw, T *c1, int64_t dc,
+                                              int first) {
+    const T *ain = q > 0 ? acc : 0;
+    T *aout = q + 1 < nw ? acc : 0;
+#ifdef V_FMA_IF
+    if (pair) {
+        GD_FN(gd_sp_pass2_)(w1, w2, 1, a1, a1 + da, sa, b, ldb, ain, aout, c1, c1 + dc,
+                            first);
+        return 2;
+    }
+#else
+    (void)pair;
+    (void)w2;
+    (void)da;
+    (void)dc;
+#endif
+    GD_FN(gd_sp_cols_)(w1, 1, a1, sa, b, ldb, w, ain, aout, c1, first);
+    return 1;
+}
+
 /* Rows [p0, p0 + kq) and columns [0, w) of B (row stride n, at bq): where the passes
  * over them should read them. words[0 .. nrows)[q] are the bit words that will walk
  * them; with GD_SP_PACK_MIN uses per row on average and rows longer than a pass, they
@@ -358,22 +386,14 @@ static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k
                     int64_t ldq;
                     const T *bq = GD_FN(gd_sp_panel_)(words, rn, q, b + p0 * n + j0, n, kq, w,
                                                       panel, &ldq);
-                    for (int64_t r = 0; r < rn; r++) {
-                        T *acc = accs + r * GD_SP_NB, *cr = c + (rb + r) * n + j0;
-                        const T *ar = a + (rb + r) * k + p0;
-#ifdef V_FMA_IF
-                        if (w == GD_SP_NB && r + 1 < rn &&
-                            gd_sp_share_(words[r][q], words[r + 1][q])) {
-                            GD_FN(gd_sp_pass2_)(&words[r][q], &words[r + 1][q], 1, ar, ar + k,
-                                                1, bq, ldq, q > 0 ? acc : 0,
-                                                q + 1 < nw ? acc : 0, cr, cr + n, pc == k0);
-                            r++;
-                            continue;
-                        }
-#endif
-                        GD_FN(gd_sp_cols_)(&words[r][q], 1, ar, 1, bq, ldq, w,
-                                           q > 0 ? acc : 0, q + 1 < nw ? acc : 0, cr,
-                                           pc == k0);
+                    for (int64_t r = 0; r < rn;) {
+                        /* two rows through one pass under tn's rule (below) */
+                        int pair = w == GD_SP_NB && r + 1 < rn &&
+                                   gd_sp_share_(words[r][q], words[r + 1][q]);
+                        r += GD_FN(gd_sp_sub_)(pair, &words[r][q], &words[pair ? r + 1 : r][q],
+                                               a + (rb + r) * k + p0, k, 1, bq, ldq, w,
+                                               accs + r * GD_SP_NB, q, nw,
+                                               c + (rb + r) * n + j0, n, pc == k0);
                     }
                 }
             }
@@ -456,25 +476,19 @@ static void GD_FN(gd_spmm_tn_part_)(int64_t r0, int64_t r1, int64_t m, int64_t n
                     int64_t ldq;
                     const T *bq = GD_FN(gd_sp_panel_)(words, w, q, b + p0 * n + j0, n, kq, wc,
                                                       panel, &ldq);
-                    for (int64_t j = 0; j < w; j++) {
-                        if (!any[j]) continue;
-                        T *cj = c + (c0 + j) * n + j0, *acc = accs + j * GD_SP_NB;
-#ifdef V_FMA_IF
-                        /* two columns of A through one pass when at least half of
-                         * the rows lit in either are lit in both (neighbours in
-                         * images; a hidden layer's units rarely are) */
-                        if (wc == GD_SP_NB && j + 1 < w && any[j + 1] &&
-                            gd_sp_share_(words[j][q], words[j + 1][q])) {
-                            GD_FN(gd_sp_pass2_)(&words[j][q], &words[j + 1][q], 1, aq + j,
-                                                aq + j + 1, m, bq, ldq, q > 0 ? acc : 0,
-                                                q + 1 < nw ? acc : 0, cj, cj + n, pc == 0);
+                    for (int64_t j = 0; j < w;) {
+                        if (!any[j]) {
                             j++;
                             continue;
                         }
-#endif
-                        GD_FN(gd_sp_cols_)(&words[j][q], 1, aq + j, m, bq, ldq, wc,
-                                           q > 0 ? acc : 0, q + 1 < nw ? acc : 0, cj,
-                                           pc == 0);
+                        /* two columns of A through one pass when at least half of the
+                         * rows lit in either are lit in both (neighbours in images; a
+                         * hidden layer's units rarely are) */
+                        int pair = wc == GD_SP_NB && j + 1 < w && any[j + 1] &&
+                                   gd_sp_share_(words[j][q], words[j + 1][q]);
+                        j += GD_FN(gd_sp_sub_)(pair, &words[j][q], &words[pair ? j + 1 : j][q],
+                                               aq + j, 1, m, bq, ldq, wc, accs + j * GD_SP_NB,
+                                               q, nw, c + (c0 + j) * n + j0, n, pc == 0);
                     }
                 }
             }
