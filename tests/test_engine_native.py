@@ -339,6 +339,51 @@ def test_a_probe_of_a_slower_count_is_sized_by_its_own_time(monkeypatch):
     assert sum(n for n, _ in runs) == 50
 
 
+def _fitted_mlp(rows, hidden, data_seed, weight_seed):
+    """A 30 -> hidden relu -> 5 softmax model on the native backend after one fit call
+    (which makes its engine), and rows of random inputs for it."""
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(data_seed)
+    x = rng.random((rows, 30)).astype(np.float32)
+    set_random_seed(weight_seed)
+    model = Sequential([Input(shape=(30,)), Dense(hidden, activation="relu"),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[:64], rng.integers(0, 5, 64), verbose=0)
+    return model, x
+
+
+@pytest.mark.parametrize("slow", [1, 5])
+def test_a_predict_recheck_probes_briefly_in_whole_spans(monkeypatch, slow):
+    # predict's recheck of a slower count runs about PROBE_SECONDS of rows at the slower
+    # of the two known times, in whole spans, then the faster count takes the rest; the
+    # outputs are those of one thread, bit for bit.
+    from gradiente import _engine_native
+
+    model, x = _fitted_mlp(5000, 16, data_seed=8, weight_seed=2)
+    gradiente.set_num_threads(1)
+    reference = model._engine.predict(x, 32)
+    gradiente.set_num_threads(2)
+    span = _engine_native.PREDICT_SPAN_ROWS  # batch 32: spans of 8 batches
+    per_row = _engine_native.PROBE_SECONDS / (2 * span)  # the faster count: 2 spans
+    monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
+    monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
+    monkeypatch.setattr(_ThreadChooser, "seconds_per_unit",
+                        lambda self, key, n: per_row * (slow if n == 1 else 1))
+    calls = []
+    monkeypatch.setattr(_ThreadChooser, "pick",
+                        lambda self, key, n_max: 1 if len(calls) % 2 == 0 else 2)
+    monkeypatch.setattr(_ThreadChooser, "record",
+                        lambda self, key, nt, seconds, units: calls.append((nt, units)))
+    got = model._engine.predict(x, 32)
+    assert np.array_equal(got, reference)
+    probes = [units for nt, units in calls if nt == 1]
+    # 1 thread 5x slower: 2 spans of its time round to 0 spans, so one span
+    assert probes and all(u == (2 * span if slow == 1 else span) for u in probes[:-1])
+    assert any(nt == 2 and units == _engine_native._CHUNK_ROWS for nt, units in calls)
+    assert sum(units for _, units in calls) == len(x)
+
+
 def test_thread_chooser_counts_first_predict_call():
     tc = _ThreadChooser(min_seconds=0.0)
     key = ("predict", 32)
@@ -347,14 +392,7 @@ def test_thread_chooser_counts_first_predict_call():
 
 
 def test_predict_blocks_and_threads_do_not_change_outputs():
-    gradiente.set_backend("native")
-    rng = np.random.default_rng(5)
-    x = rng.random((3000, 30)).astype(np.float32)
-    set_random_seed(3)
-    model = Sequential([Input(shape=(30,)), Dense(40, activation="relu"),
-                        Dense(5, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x[:64], rng.integers(0, 5, 64), verbose=0)
+    model, x = _fitted_mlp(3000, 40, data_seed=5, weight_seed=3)
     ref = model._engine.predict(x, 32)
     for batch in (1, 7, 256, 3000):
         for threads in (1, 2, 3):

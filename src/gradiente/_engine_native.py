@@ -41,8 +41,9 @@ _PROBE_ROWS = 1024
 #: alternating, took 0.85-0.93x the time of one batch per forward with the big MLP,
 #: 0.75x with the seed model, the same bits)
 PREDICT_SPAN_ROWS = 256
-#: seconds of a training run that a thread count being measured or rechecked gets when
-#: another count already has a time (the rest of the run goes to the fastest): a whole
+#: seconds of a training run (or of predict's and evaluate's rows) that a thread count
+#: being measured or rechecked gets when another count already has a time (the rest of
+#: the run goes to the fastest): a whole
 #: run (0.1 s) on it cost the seed model 1/8 of the difference between 1 and 2
 #: threads, about 9% of its epoch
 PROBE_SECONDS = 0.01
@@ -384,8 +385,18 @@ class NativeEngine:
         while lo < n:
             # short chunks while the thread count is still being measured
             rows = _CHUNK_ROWS if self._threads.decided(key, n_max) else _PROBE_ROWS
-            count = min(max(batch_size, rows // batch_size * batch_size), n - lo)
             nt = self._threads.pick(key, n_max)
+            best = self._threads.best(key)
+            if best is not None and nt != best:
+                # a count measured or rechecked while another is known to be faster:
+                # about PROBE_SECONDS of rows at the slower known time, in whole spans.
+                # A recheck of 1 thread on a whole chunk made every few predicts of the
+                # big MLP's test set 1.5x slower (4096 rows at 25 us against 11.5 us).
+                known = [self._threads.seconds_per_unit(key, c) for c in (best, nt)]
+                per_row = max(t for t in known if t is not None)
+                unit = batch_size * span
+                rows = min(rows, max(1, round(PROBE_SECONDS / per_row / unit)) * unit)
+            count = min(max(batch_size, rows // batch_size * batch_size), n - lo)
             t0 = time.perf_counter()
             self._core.eval(lo, count, batch_size, with_loss, sums,
                             None if out is None else out[lo:lo + count], nt, check_x)
