@@ -78,8 +78,13 @@
  * time this way against 0.51x always copying; with 256 or at density 0.3, copying
  * wins: 0.35 against 0.52, 0.54 against 0.92). */
 #define GD_SP_PACK_MIN 8
-/* Columns of A whose bit words the tn kernel gathers at once. */
-#define GD_SP_TN_COLS 64
+/* Columns of A whose bit words the tn kernel gathers at once: each panel of B is
+ * copied once per chunk of them (128 against 64: a hidden layer's weight gradient,
+ * 1024x256 by 1024 at density 0.38-0.5, took 0.95-0.97x the time, MNIST's 784x256 by
+ * 1024 0.89-0.93x; MNIST's batch of 32 by 128 columns, copied never, the same). */
+#ifndef GD_SP_TN_COLS
+#define GD_SP_TN_COLS 128
+#endif
 #if defined(__GNUC__) || defined(__clang__)
 #define GD_CTZ64(x) __builtin_ctzll(x)
 /* Keeps a loaded vector in a register: without it GCC folds the load into both of the
@@ -353,9 +358,13 @@ static const T *GD_FN(gd_sp_panel_)(const uint64_t (*words)[GD_SP_WORDS], int64_
  * first copied to a contiguous panel: rows 4 KB apart map to the same few sets of
  * L1 and evict each other. Measured on 256x1024x1024, one core, against the GEMM:
  * 0.34x the time at density 0.15, 0.47-0.54x at 0.3, 0.70-0.82x at 0.5 (the passes
- * over a whole KC block, straight from B: 0.59x, 0.92-0.96x and 1.17-1.35x). */
+ * over a whole KC block, straight from B: 0.59x, 0.92-0.96x and 1.17-1.35x). Blocks
+ * of 128 rows against 64 (each panel copied half as often; predict's spans give each
+ * of two threads 128 rows): 0.87-0.96x the time on one core and 0.89-0.97x on two,
+ * 0.55x at density 0.1 (whose 64 rows used the panel too little to copy it); 256 rows
+ * (accs of 128 KB) took 1.2-1.6x. */
 #ifndef GD_SP_NN_ROWS
-#define GD_SP_NN_ROWS 64
+#define GD_SP_NN_ROWS 128
 #endif
 static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k,
                                     int64_t k0, int64_t k1, const T *a, const T *b, T *c) {
