@@ -47,8 +47,38 @@ QUICK = {"2048^3", "mnist b32 fwd", "mnist b32 dW", "mnist b32 dX"}
 TARGET_SECONDS = 0.01  # one measurement loops calls for about this long
 # Idle threads of either library spin for a while after a call (OpenBLAS's for up to
 # ~2^28 cycles, libgomp's for GOMP_SPINCOUNT) and would steal the cores from the other
-# side's next measurement: with several threads, pause before switching sides.
+# side's next measurement: with several threads, each side waits until the other's
+# process has used no CPU for IDLE_SECONDS (at least SETTLE_SECONDS, at most
+# SETTLE_LIMIT). A fixed pause of 0.12 s was not enough: OpenBLAS's threads still spun
+# through our 2-thread measurement, which then took longer than on 1 thread.
 SETTLE_SECONDS = 0.12
+IDLE_SECONDS = 0.05
+SETTLE_LIMIT = 2.0
+
+
+def _cpu_seconds(pid):
+    """CPU time of all of the process's threads (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid):
+    """Wait until process pid's threads have stopped spinning (see SETTLE_SECONDS)."""
+    time.sleep(SETTLE_SECONDS)
+    last = _cpu_seconds(pid)
+    if last is None:
+        return
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while time.monotonic() < deadline:
+        time.sleep(IDLE_SECONDS)
+        now = _cpu_seconds(pid)
+        if now == last:
+            return
+        last = now
 
 
 def operands(layout, m, k, n, dtype=np.float32, seed=0):
@@ -63,13 +93,15 @@ def loop_timer(fn):
     """A function measuring fn once: the median time of the calls in a loop about
     TARGET_SECONDS long (the median keeps a call preempted by another process on a
     shared machine from dominating the figure)."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, min(10000, int(TARGET_SECONDS / one)))
+    one = 1.0
+    for _ in range(5):  # the fastest of a few calls: a single one may wait for a core
+        t0 = time.perf_counter()
+        fn()
+        one = min(one, time.perf_counter() - t0)
+    inner = max(5, min(10000, int(TARGET_SECONDS / max(one, 1e-7))))
 
     def measure():
+        fn()  # after a pause the threads sleep: the first call wakes them, untimed
         times = []
         for _ in range(inner):
             t = time.perf_counter()
@@ -175,11 +207,12 @@ def main(argv=None):
                     ours = loop_timer(lambda: ck.gemm(a, b, c, ta, tb, 1.0, 0.0, nthreads))
                     key = (layout, m, k, n, nthreads)
                     t_ours, t_np = [], []
-                    settle = SETTLE_SECONDS if nthreads > 1 else 0.0
                     for _ in range(args.reps):
-                        time.sleep(settle)
+                        if nthreads > 1:
+                            settle(worker.proc.pid)
                         t_ours.append(ours())
-                        time.sleep(settle)
+                        if nthreads > 1:
+                            settle(os.getpid())
                         t_np.append(worker.measure(key))
                     mo, mn = float(np.median(t_ours)), float(np.median(t_np))
                     flops = 2.0 * m * n * k
