@@ -384,6 +384,38 @@ def test_a_predict_recheck_probes_briefly_in_whole_spans(monkeypatch, slow):
     assert sum(units for _, units in calls) == len(x)
 
 
+def test_predict_times_calls_shorter_than_a_span_apart(monkeypatch):
+    # A call of less than a span (a warm-up batch, the tail of the data) pays the
+    # threads' fork and wake-up over few rows; its times must not decide the thread
+    # count of longer calls, which measure both counts on their own.
+    from gradiente import _engine_native
+
+    model, x = _fitted_mlp(3000, 16, data_seed=9, weight_seed=4)
+    gradiente.set_num_threads(2)
+    engine = model._engine
+    engine._threads = _ThreadChooser(min_seconds=0.0)
+    short = ("predict", 32, True)
+    engine._threads.record(short, 2, 1.0, 10)  # short calls: 1 thread looked faster
+    engine._threads.record(short, 1, 0.1, 10)
+    calls = []
+    record = _ThreadChooser.record
+
+    def spy(self, key, nt, seconds, units):
+        calls.append((key, nt, units))
+        return record(self, key, nt, seconds, units)
+
+    monkeypatch.setattr(_ThreadChooser, "record", spy)
+    reference = engine.predict(x, 32)
+    span = _engine_native.PREDICT_SPAN_ROWS
+    long_calls = [(nt, units) for key, nt, units in calls if not key[2]]
+    assert long_calls[0][0] == 2  # measured afresh, the wide count first
+    assert {nt for nt, _ in long_calls} == {1, 2}
+    assert all(units >= span for _, units in long_calls)
+    assert all(key[2] for key, _, units in calls if units < span)
+    gradiente.set_num_threads(1)
+    assert np.array_equal(engine.predict(x, 32), reference)
+
+
 def test_thread_chooser_counts_first_predict_call():
     tc = _ThreadChooser(min_seconds=0.0)
     key = ("predict", 32)

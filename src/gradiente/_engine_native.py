@@ -380,9 +380,14 @@ class NativeEngine:
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
         n = x.shape[0]
         n_max = _config.effective_n_threads(None)
-        key = ("eval" if with_loss else "predict", batch_size)
+        unit = batch_size * span
         lo = 0
         while lo < n:
+            # Calls of less than a span pay the threads' fork and wake-up over few rows:
+            # they are timed apart from longer ones. (Timed together, the 2-thread time
+            # of predict's warm-up batches, 20-25 us a row against 11-12 us in spans,
+            # sent the big MLP's whole test set to one thread: 180-200 ms against 110.)
+            key = ("eval" if with_loss else "predict", batch_size, n - lo < unit)
             # short chunks while the thread count is still being measured
             rows = _CHUNK_ROWS if self._threads.decided(key, n_max) else _PROBE_ROWS
             nt = self._threads.pick(key, n_max)
@@ -394,7 +399,6 @@ class NativeEngine:
                 # big MLP's test set 1.5x slower (4096 rows at 25 us against 11.5 us).
                 known = [self._threads.seconds_per_unit(key, c) for c in (best, nt)]
                 per_row = max(t for t in known if t is not None)
-                unit = batch_size * span
                 rows = min(rows, max(1, round(PROBE_SECONDS / per_row / unit)) * unit)
             count = min(max(batch_size, rows // batch_size * batch_size), n - lo)
             t0 = time.perf_counter()
