@@ -43,9 +43,8 @@ _PROBE_ROWS = 1024
 PREDICT_SPAN_ROWS = 256
 #: seconds of a training run (or of predict's and evaluate's rows) that a thread count
 #: being measured or rechecked gets when another count already has a time (the rest of
-#: the run goes to the fastest): a whole
-#: run (0.1 s) on it cost the seed model 1/8 of the difference between 1 and 2
-#: threads, about 9% of its epoch
+#: the run goes to the fastest): a whole run (0.1 s) on it cost the seed model 1/8 of
+#: the difference between 1 and 2 threads, about 9% of its epoch
 PROBE_SECONDS = 0.01
 #: more threads are used only when their time per unit is at least this much lower
 #: (see _ThreadChooser.best)
@@ -153,6 +152,13 @@ class _ThreadChooser:
 
     def seconds_per_unit(self, key, n_threads):
         return self._times(key).get(n_threads)
+
+    def slower_known(self, key, counts):
+        """The longest known time per unit among the thread counts `counts` (a probe of
+        a count is sized by it: with a core taken by another process, 2 threads can be
+        many times slower than 1)."""
+        known = [self.seconds_per_unit(key, c) for c in counts]
+        return max(t for t in known if t is not None)
 
     def _state(self, key):
         return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
@@ -350,8 +356,7 @@ class NativeEngine:
             # process, 2 threads ran the seed model's steps 5-30x slower than 1, and a
             # probe sized by 1 thread's time (about 100 steps) took 60-110 ms of a 0.2 s
             # epoch.
-            known = [self._threads.seconds_per_unit(key, c) for c in (best, nt)]
-            per_step = max(t for t in known if t is not None) * batch_size
+            per_step = self._threads.slower_known(key, (best, nt)) * batch_size
             head = int(min(n_steps - 1, max(1, math.ceil(PROBE_SECONDS / per_step))))
         self._run(key, start, head, batch_size, sums, nt)
         if head < n_steps:
@@ -397,8 +402,7 @@ class NativeEngine:
                 # about PROBE_SECONDS of rows at the slower known time, in whole spans.
                 # A recheck of 1 thread on a whole chunk made every few predicts of the
                 # big MLP's test set 1.5x slower (4096 rows at 25 us against 11.5 us).
-                known = [self._threads.seconds_per_unit(key, c) for c in (best, nt)]
-                per_row = max(t for t in known if t is not None)
+                per_row = self._threads.slower_known(key, (best, nt))
                 rows = min(rows, max(1, round(PROBE_SECONDS / per_row / unit)) * unit)
             count = min(max(batch_size, rows // batch_size * batch_size), n - lo)
             t0 = time.perf_counter()
