@@ -37,6 +37,9 @@ typedef struct {
     const GD_T *x_in;                  /* the step's input rows (xb, or rows of
                                           e->x read in place) ...                  */
     int64_t x_nonzero;                 /* ... and their count of nonzeros       */
+    int rows_counted;                  /* row_nonzero holds x_in's rows' counts
+                                          (gd_scan_rows; a gather's labels are
+                                          in its place)                         */
 } GD_FN(gd_ws);
 
 static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w,
@@ -79,6 +82,7 @@ static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w,
     w->gathers = 0;
     w->x_in = 0;
     w->x_nonzero = -1;
+    w->rows_counted = 0;
 }
 
 /* The activation op l applies in this pass (the fused softmax is left to the loss). */
@@ -193,6 +197,7 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
         }
     }
     GD_FN(gd_input_count)(w, w->xb, nonzero);
+    w->rows_counted = 0;
 }
 
 /* Rows [r0, r0 + m) of the input, in order and read in place: each thread counts the
@@ -220,6 +225,7 @@ static void GD_FN(gd_scan_rows)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t r
         *bad = 1;
     }
     GD_FN(gd_input_count)(w, x, nonzero);
+    w->rows_counted = 1;
 }
 
 /* Forward through every op; returns the last op's output (logits when fused). With
@@ -242,7 +248,10 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
             int s = GD_FN(gd_dense_fwd_counted)(m, L->n_in, L->n_out, in, params + L->w_off,
                                                 b, act, w->a[l], z, w->d[1],
                                                 first ? w->x_nonzero : -1, grain,
-                                                first && grain ? w->row_nonzero : 0, nt);
+                                                first && grain && w->rows_counted
+                                                    ? w->row_nonzero
+                                                    : 0,
+                                                nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (training && L->rate > 0) {
@@ -265,9 +274,13 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
 }
 
 /* Loss (and dz into w->d[0] when want_grad) and metrics for m rows; the sums are
- * added serially by one thread, in row order. */
+ * added serially by one thread, in row order, one batch of `grain` rows at a time
+ * (grain <= 0: the m rows are one batch), as calls of one batch each would add them;
+ * with pen, each batch's loss is followed by its rows times *pen (gd_add_penalty's
+ * term, which training adds after its backward). */
 static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *y,
-                                   int64_t m, int want_grad, double *sums, int nt) {
+                                   int64_t m, int64_t grain, const double *pen,
+                                   int want_grad, double *sums, int nt) {
     int64_t O = e->n_outputs;
     GD_T scale = (GD_T)1 / (GD_T)m;
     GD_T *dz = want_grad ? w->d[0] : 0;
@@ -299,28 +312,30 @@ static void GD_FN(gd_loss_metrics)(const gd_engine_t *e, GD_FN(gd_ws) *w, const 
      * are next written after later barriers, which this thread reaches only when done
      * (training's backward; gd_engine_eval has one of its own before the next gather) */
     GD_PRAGMA(omp single nowait)
-    {
+    for (int64_t i0 = 0; i0 < m; i0 += grain > 0 ? grain : m) {
+        int64_t i1 = grain > 0 && i0 + grain < m ? i0 + grain : m;
         double s = 0;
-        for (int64_t i = 0; i < m; i++) s += (double)w->row_loss[i];
+        for (int64_t i = i0; i < i1; i++) s += (double)w->row_loss[i];
         sums[0] += s;
         for (int32_t j = 0; j < e->n_metrics; j++) {
             int metric = e->metrics[j];
             const GD_T *wt = e->metric_weighted[j] ? w->swb : 0;
             double sj = 0;
             if (e->fused_xent && (metric == GD_METRIC_SPARSE_ACC || metric == GD_METRIC_CAT_ACC)) {
-                for (int64_t i = 0; i < m; i++)
+                for (int64_t i = i0; i < i1; i++)
                     sj += wt ? (double)wt[i] * (double)w->hit[i] : (double)w->hit[i];
             } else {
                 const GD_T *rm = w->row_metric + j * e->max_batch;
-                for (int64_t i = 0; i < m; i++)
+                for (int64_t i = i0; i < i1; i++)
                     sj += wt ? (double)wt[i] * (double)rm[i] : (double)rm[i];
             }
             sums[1 + j] += sj;
         }
         double sw = 0;
-        for (int64_t i = 0; i < m; i++) sw += (double)w->swb[i];
+        for (int64_t i = i0; i < i1; i++) sw += (double)w->swb[i];
         sums[1 + e->n_metrics] += sw;
-        sums[2 + e->n_metrics] += (double)m;
+        sums[2 + e->n_metrics] += (double)(i1 - i0);
+        if (pen) sums[0] += (double)(i1 - i0) * *pen;
     }
 }
 
@@ -497,7 +512,7 @@ int GD_FN(gd_engine_train)(const gd_engine_t *e, int64_t start, int64_t n_steps,
             GD_FN(gd_gather)(e, &w, r0, m, 1);
             GD_PHASE_MARK(0);
             int s1 = GD_FN(gd_forward)(e, &w, w.xb, m, 0, 1, 1, nt, &y);
-            GD_FN(gd_loss_metrics)(e, &w, y, m, 1, sums, nt);
+            GD_FN(gd_loss_metrics)(e, &w, y, m, 0, 0, 1, sums, nt);
             GD_PHASE_MARK(GD_PHASE_LOSS);
             int s2 = GD_FN(gd_backward)(e, &w, w.xb, m, nt);
             GD_FN(gd_add_penalty)(e, &w, m, 1, sums, nt);
@@ -545,15 +560,21 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
     int64_t O = e->n_outputs;
     int64_t sums_nz[3 * GD_ENGINE_PART_STRIDE] = {0};
     int gather = e->index || with_loss;
-    /* predict reads its rows in place: as many whole batches as the workspace holds go
-     * through each forward, every batch with the bits of its own (the weights are read
-     * once per span, not once per batch) */
-    int64_t span = gather ? batch : e->max_batch / batch * batch;
+    /* As many whole batches as the workspace holds go through each forward, every
+     * batch with the bits of its own (the weights are read once per span, not once per
+     * batch); evaluate's sums are added batch by batch, as one batch per call adds
+     * them. predict reads its rows in place. */
+    int64_t span = e->max_batch / batch * batch;
     GD_PRAGMA(omp parallel num_threads(nt))
     {
         GD_FN(gd_ws) w;
         GD_FN(gd_ws_carve)(e, &w, sums_nz);
         int run = GD_FN(gd_reserve_team)(&status); /* the same answer on every thread */
+        /* the penalty of the weights, which evaluation does not change (the same value
+         * on every thread; a team's barrier inside) */
+        double pen = 0;
+        int with_pen = with_loss && gd_engine_penalty_blocks(e) && run;
+        if (with_pen) pen = GD_FN(gd_penalty)(e, &w, 0, nt);
         for (int64_t r0 = start; run && r0 < start + count; r0 += span) {
             int64_t m = start + count - r0 < span ? start + count - r0 : span;
             if (check_x || !gather) {
@@ -579,8 +600,8 @@ int GD_FN(gd_engine_eval)(const gd_engine_t *e, int64_t start, int64_t count,
             int s1 = GD_FN(gd_forward)(e, &w, in, m, batch, with_loss, 0, nt, &y);
             gd_team_inference = 0;
             if (with_loss) {
-                GD_FN(gd_loss_metrics)(e, &w, y, m, 0, sums, nt);
-                GD_FN(gd_add_penalty)(e, &w, m, 0, sums, nt);
+                GD_FN(gd_loss_metrics)(e, &w, y, m, batch, with_pen ? &pen : 0, 0, sums,
+                                       nt);
                 /* the thread summing this batch (omp single nowait) reads the sample
                  * weights, which the next batch's gather overwrites before any barrier
                  * (training meets barriers in between; evaluation must wait here) */

@@ -364,7 +364,7 @@ def test_a_predict_recheck_probes_briefly_in_whole_spans(monkeypatch, slow):
     gradiente.set_num_threads(1)
     reference = model._engine.predict(x, 32)
     gradiente.set_num_threads(2)
-    span = _engine_native.PREDICT_SPAN_ROWS  # batch 32: spans of 8 batches
+    span = _engine_native.SPAN_ROWS  # batch 32: spans of 8 batches
     per_row = _engine_native.PROBE_SECONDS / (2 * span)  # the faster count: 2 spans
     monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
     monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
@@ -406,7 +406,7 @@ def test_predict_times_calls_shorter_than_a_span_apart(monkeypatch):
 
     monkeypatch.setattr(_ThreadChooser, "record", spy)
     reference = engine.predict(x, 32)
-    span = _engine_native.PREDICT_SPAN_ROWS
+    span = _engine_native.SPAN_ROWS
     long_calls = [(nt, units) for key, nt, units in calls if not key[2]]
     assert long_calls[0][0] == 2  # measured afresh, the wide count first
     assert {nt for nt, _ in long_calls} == {1, 2}
@@ -432,6 +432,58 @@ def test_predict_blocks_and_threads_do_not_change_outputs():
             assert np.array_equal(model._engine.predict(x, batch), ref)
 
 
+def _alternating_density_rows(seed, batch, features):
+    """On the native backend: a generator from seed, and batches of rows whose fraction
+    of nonzeros alternates irregularly between 0.3 and 0.7 (the sparse and the dense
+    product then alternate too), the last one partial."""
+    gradiente.set_backend("native")
+    rng = np.random.default_rng(seed)
+    pattern = [0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0] * 5 + [1, 0]
+    rows = batch * len(pattern) - 3
+    x = np.zeros((rows, features), np.float32)
+    for i in range(rows):
+        d = 0.7 if pattern[i // batch] else 0.3
+        x[i, rng.random(features) < d] = 1.0 + rng.random()
+    return rng, x
+
+
+def _threads_always(monkeypatch, threads):
+    """Every engine call on `threads` threads (the chooser's picks pinned)."""
+    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: n_max)
+    gradiente.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_evaluate_spans_add_each_batchs_sums_as_one_batch_per_forward(threads, monkeypatch):
+    # evaluate runs several batches per forward (gathered with their labels); its loss,
+    # metric, sample-weight and penalty sums must be those of one batch per forward, bit
+    # for bit: each batch decides its own products (sparse or dense, which differ in the
+    # last bit; the gathered rows have no per-row counts, their labels lie in that
+    # buffer) and its sums are added in batch order, the penalty after each batch's loss.
+    from gradiente import _engine_native
+    from gradiente.regularizers import L2
+
+    batch, features = 8, 200
+    rng, x = _alternating_density_rows(12, batch, features)
+    y = rng.integers(0, 5, len(x))
+    sw = rng.random(len(x)).astype(np.float32)
+    set_random_seed(7)
+    model = Sequential([Input(shape=(features,)),
+                        Dense(160, activation="relu", kernel_regularizer=L2(1e-3)),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+    model.fit(x[:64], y[:64], batch_size=batch, verbose=0)
+    _threads_always(monkeypatch, threads)
+    engine = model._engine
+    monkeypatch.setattr(_engine_native, "SPAN_ROWS", batch)  # the workspace holds a batch
+    alone = engine.evaluate(x, y, sw, batch)
+    monkeypatch.setattr(_engine_native, "SPAN_ROWS", 256)
+    spans = engine.evaluate(x, y, sw, batch)
+    assert np.array_equal(spans.view(np.uint64), alone.view(np.uint64))
+    assert engine.plan.n_sums() == len(spans) and spans[-1] == len(x)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_predict_spans_of_batches_keep_each_batchs_bits(threads, monkeypatch):
     # predict runs several batches per forward; each must get the bits of a forward of
@@ -440,22 +492,15 @@ def test_predict_spans_of_batches_keep_each_batchs_bits(threads, monkeypatch):
     # between 0.3 and 0.7 nonzeros, so a forward meets batches that decide alike and
     # batches that do not, and the hidden layer's ReLU output decides again; the last
     # batch is partial. (With k >= 128 the two products differ: gd_spmm_cut.)
-    gradiente.set_backend("native")
-    rng = np.random.default_rng(11)
     batch, features = 8, 200
-    pattern = [0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0] * 5 + [1, 0]
-    rows = batch * len(pattern) - 3
-    x = np.zeros((rows, features), np.float32)
-    for i in range(rows):
-        d = 0.7 if pattern[i // batch] else 0.3
-        x[i, rng.random(features) < d] = 1.0 + rng.random()
+    _, x = _alternating_density_rows(11, batch, features)
+    rows = len(x)
     set_random_seed(6)
     model = Sequential([Input(shape=(features,)), Dense(160, activation="relu"),
                         Dense(80, activation="relu"), Dense(5, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x[:64], np.arange(64) % 5, batch_size=64, verbose=0)
-    monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: n_max)
-    gradiente.set_num_threads(threads)
+    _threads_always(monkeypatch, threads)
     got = model.predict(x, batch_size=batch, verbose=0)
     alone = np.concatenate([model._engine.predict(x[i:i + batch], batch)
                             for i in range(0, rows, batch)])

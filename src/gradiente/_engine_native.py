@@ -36,11 +36,12 @@ _OPT_IDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3, "nadam": 4, "adamax
 _CHUNK_ROWS = 4096
 #: rows per call while the thread count for predict / evaluate is being measured
 _PROBE_ROWS = 1024
-#: rows of predict's forward passes, in whole batches (the weights are then read from
-#: memory once per span; predict of MNIST's test set in batches of 32, one process
-#: alternating, took 0.85-0.93x the time of one batch per forward with the big MLP,
-#: 0.75x with the seed model, the same bits)
-PREDICT_SPAN_ROWS = 256
+#: rows of predict's and evaluate's forward passes, in whole batches (the weights are
+#: then read from memory once per span; predict of MNIST's test set in batches of 32,
+#: one process alternating, took 0.85-0.93x the time of one batch per forward with the
+#: big MLP, 0.75x with the seed model; evaluate 0.84-0.96x and 0.80-0.89x; the same
+#: bits)
+SPAN_ROWS = 256
 #: seconds of a training run (or of predict's and evaluate's rows) that a thread count
 #: being measured or rechecked gets when another count already has a time (the rest of
 #: the run goes to the fastest): a whole run (0.1 s) on it cost the seed model 1/8 of
@@ -378,9 +379,10 @@ class NativeEngine:
 
     def _eval(self, x, y, sample_weight, batch_size, with_loss, out, check_x=False):
         self._set_data(x, y, sample_weight, None)
-        # predict runs as many whole batches per forward as the workspace holds, each
-        # with its own batch's bits (gd_engine_eval): room for PREDICT_SPAN_ROWS rows
-        span = 1 if with_loss else max(1, PREDICT_SPAN_ROWS // batch_size)
+        # predict and evaluate run as many whole batches per forward as the workspace
+        # holds, each with its own batch's bits (gd_engine_eval): room for
+        # SPAN_ROWS rows
+        span = max(1, SPAN_ROWS // batch_size)
         self._core.ensure_workspace(batch_size * span)
         sums = np.zeros(self.plan.n_sums(), dtype=np.float64)
         n = x.shape[0]
