@@ -359,12 +359,14 @@ static const T *GD_FN(gd_sp_panel_)(const uint64_t (*words)[GD_SP_WORDS], int64_
  * L1 and evict each other. Measured on 256x1024x1024, one core, against the GEMM:
  * 0.34x the time at density 0.15, 0.47-0.54x at 0.3, 0.70-0.82x at 0.5 (the passes
  * over a whole KC block, straight from B: 0.59x, 0.92-0.96x and 1.17-1.35x). Blocks
- * of 128 rows against 64 (each panel copied half as often; predict's spans give each
- * of two threads 128 rows): 0.87-0.96x the time on one core and 0.89-0.97x on two,
- * 0.55x at density 0.1 (whose 64 rows used the panel too little to copy it); 256 rows
- * (accs of 128 KB) took 1.2-1.6x. */
+ * of 128 rows against 64 (each panel copied half as often): 0.87-0.96x the time on one
+ * core and 0.89-0.97x on two, 0.55x at density 0.1 (whose 64 rows used the panel too
+ * little to copy it). Blocks of 256 rows (a training batch of the big MLP, whose two
+ * threads each sum half of k over all 256 rows; accs of 128 KB) against 128: 0.92-0.98x
+ * in four processes at density 0.38, 0.88-1.02x (median 0.94x) against 128 and
+ * 0.80-0.93x against 64 in six more at 0.3. */
 #ifndef GD_SP_NN_ROWS
-#define GD_SP_NN_ROWS 128
+#define GD_SP_NN_ROWS 256
 #endif
 static void GD_FN(gd_spmm_nn_part_)(int64_t r0, int64_t r1, int64_t n, int64_t k,
                                     int64_t k0, int64_t k1, const T *a, const T *b, T *c) {

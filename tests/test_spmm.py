@@ -9,9 +9,9 @@ from gradiente import _config, _reference
 from conftest import THREADS, assert_close
 
 DTYPES = [np.float32, np.float64]
-# (m, k, n): empty, ones, register widths ±1, k across KC = 256 blocks, nn rows and tn
-# columns past one and two blocks of 128, n past one pass of 8 registers, the MNIST
-# shapes.
+# (m, k, n): empty, ones, register widths ±1, k across KC = 256 blocks, nn rows past a
+# block of 256 and tn columns past one and two blocks of 128, n past one pass of 8
+# registers, the MNIST shapes.
 SHAPES = [
     (0, 5, 7), (5, 0, 7), (5, 7, 0), (1, 1, 1), (3, 5, 7), (15, 16, 17), (17, 65, 33),
     (33, 257, 129), (64, 300, 10), (70, 513, 131), (130, 70, 260), (32, 784, 128),

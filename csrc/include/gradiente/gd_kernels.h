@@ -108,7 +108,8 @@ int gd_gemm_reserve_f64(void);
  *              once for both, each one's multiply-adds masked to its own), B read in
  *              64-row panels that stay in L1 (copied when B's rows are long); it beats
  *              the dense GEMM below about 0.6 nonzeros (gd_dense_fwd)
- *   memory   : about 105 KB of the calling thread's stack (a panel, the rows' chains)
+ *   memory   : about 170 KB (nn) or 105 KB (tn) of the calling thread's stack (a
+ *              panel, the rows' chains)
  */
 void gd_spmm_nn_f32(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                     float *c, float *scratch, int n_threads);
