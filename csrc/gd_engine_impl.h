@@ -37,9 +37,6 @@ typedef struct {
     const GD_T *x_in;                  /* the step's input rows (xb, or rows of
                                           e->x read in place) ...                  */
     int64_t x_nonzero;                 /* ... and their count of nonzeros       */
-    int rows_counted;                  /* row_nonzero holds x_in's rows' counts
-                                          (gd_scan_rows; a gather's labels are
-                                          in its place)                         */
 } GD_FN(gd_ws);
 
 static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w,
@@ -82,7 +79,6 @@ static void GD_FN(gd_ws_carve)(const gd_engine_t *e, GD_FN(gd_ws) *w,
     w->gathers = 0;
     w->x_in = 0;
     w->x_nonzero = -1;
-    w->rows_counted = 0;
 }
 
 /* The activation op l applies in this pass (the fused softmax is left to the loss). */
@@ -197,7 +193,6 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
         }
     }
     GD_FN(gd_input_count)(w, w->xb, nonzero);
-    w->rows_counted = 0;
 }
 
 /* Rows [r0, r0 + m) of the input, in order and read in place: each thread counts the
@@ -225,7 +220,6 @@ static void GD_FN(gd_scan_rows)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t r
         *bad = 1;
     }
     GD_FN(gd_input_count)(w, x, nonzero);
-    w->rows_counted = 1;
 }
 
 /* Forward through every op; returns the last op's output (logits when fused). With
@@ -245,13 +239,13 @@ static int GD_FN(gd_forward)(const gd_engine_t *e, GD_FN(gd_ws) *w, const GD_T *
             GD_T *z = gd_act_needs_input(act) ? w->z[l] : 0;
             /* scratch for a sparse input's products: the gradient buffer, idle now */
             int first = in == w->x_in;
+            /* rows read in place were counted one by one (gd_scan_rows); gathered
+             * rows were not, and their labels lie in row_nonzero's place */
+            int counted = first && grain && w->x_in != w->xb;
             int s = GD_FN(gd_dense_fwd_counted)(m, L->n_in, L->n_out, in, params + L->w_off,
                                                 b, act, w->a[l], z, w->d[1],
                                                 first ? w->x_nonzero : -1, grain,
-                                                first && grain && w->rows_counted
-                                                    ? w->row_nonzero
-                                                    : 0,
-                                                nt);
+                                                counted ? w->row_nonzero : 0, nt);
             if (s != GD_OK) status = s;
         } else if (L->kind == GD_OP_DROPOUT) {
             if (training && L->rate > 0) {

@@ -81,12 +81,12 @@ static inline void gd_static_range(int64_t n, int64_t grain, int tid, int nt,
  * (x_nonzero >= 0: gd_count_nonzero of all m*k elements, as the caller knows it;
  * -1: counted here, as the public kernels do). The training engine counts its batch
  * as it gathers it. With 0 < grain < m, the forward gives each row the bits that
- * calls of grain rows each would give it (predict's batches, run several at once):
- * whether the product skips X's zeros is decided per grain rows (x_nonzero is then
- * unused; row_nonzero, when not NULL, holds each row's count, else each grain is
- * counted here), and a block of rows whose parts decide alike is one product (a row's
- * sums never depend on the other rows in the call). grain <= 0: the whole of X
- * decides. */
+ * calls of grain rows each would give it (predict's and evaluate's batches, run
+ * several at once): whether the product skips X's zeros is decided per grain rows
+ * (x_nonzero is then unused; row_nonzero, when not NULL, holds each row's count, else
+ * each grain is counted here), and a block of rows whose parts decide alike is one
+ * product (a row's sums never depend on the other rows in the call). grain <= 0: the
+ * whole of X decides. */
 #define GD_DENSE_COUNTED_PROTOS(T, SFX)                                                  \
     int gd_dense_fwd_counted_##SFX(int64_t m, int64_t k, int64_t n, const T *x,          \
                                    const T *w, const T *b, int act, T *y, T *z,          \
