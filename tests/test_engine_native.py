@@ -244,18 +244,19 @@ def test_thread_chooser_prefers_the_faster_count_and_rechecks():
     assert tc.pick(("train", 64), 1) == 1
 
 
-def _recheck_runs(monkeypatch, seconds_per_row):
-    """Every training call a recheck of 1 thread while 2 are known to be faster, each
-    count's time per row seconds_per_row(count); returns the list that collects each
-    run's (steps, threads)."""
+def _recheck_runs(monkeypatch, seconds_per_row, best=lambda self, key: 2,
+                  record=lambda self, *args: None):
+    """Every training call a recheck of 1 thread while best() (2) is known to be
+    faster, each count's time per row seconds_per_row(count), record() in place of the
+    chooser's; returns the list that collects each run's (steps, threads)."""
     from gradiente import _engine_native
 
     monkeypatch.setattr(_ThreadChooser, "decided", lambda self, key, n_max: True)
-    monkeypatch.setattr(_ThreadChooser, "best", lambda self, key: 2)
+    monkeypatch.setattr(_ThreadChooser, "best", best)
     monkeypatch.setattr(_ThreadChooser, "pick", lambda self, key, n_max: 1)
     monkeypatch.setattr(_ThreadChooser, "seconds_per_unit",
                         lambda self, key, n: seconds_per_row(n))
-    monkeypatch.setattr(_ThreadChooser, "record", lambda self, *args: None)
+    monkeypatch.setattr(_ThreadChooser, "record", record)
     runs = []
     run = _engine_native.NativeEngine._run
 
@@ -314,12 +315,9 @@ def test_a_recheck_probes_briefly_then_runs_on_the_faster_count(monkeypatch):
         assert np.array_equal(a, b)
 
 
-def test_a_probe_of_a_slower_count_is_sized_by_its_own_time(monkeypatch):
-    # The recheck's probe lasts about PROBE_SECONDS at the probed count's own speed: when
-    # a core is taken, 2 threads can be many times slower than 1, and a probe sized by
-    # the faster count's time would take that many times longer.
-    from gradiente import _engine_native
-
+def _probe_model():
+    """A 30 -> 16 relu -> 5 softmax model on the native backend, 2 threads, and 400
+    rows to fit it on (50 steps of 8)."""
     gradiente.set_backend("native")
     gradiente.set_num_threads(2)
     rng = np.random.default_rng(5)
@@ -329,6 +327,16 @@ def test_a_probe_of_a_slower_count_is_sized_by_its_own_time(monkeypatch):
     model = Sequential([Input(shape=(30,)), Dense(16, activation="relu"),
                         Dense(5, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model, x, y
+
+
+def test_a_probe_of_a_slower_count_is_sized_by_its_own_time(monkeypatch):
+    # The recheck's probe lasts about PROBE_SECONDS at the probed count's own speed: when
+    # a core is taken, 2 threads can be many times slower than 1, and a probe sized by
+    # the faster count's time would take that many times longer.
+    from gradiente import _engine_native
+
+    model, x, y = _probe_model()
     per_row = 1e-3 / 8  # the faster count (2): 1 ms a step; the probed one (1): 5 ms
     runs = _recheck_runs(monkeypatch, lambda n: per_row if n == 2 else 5 * per_row)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -512,6 +520,77 @@ def test_predict_spans_of_batches_keep_each_batchs_bits(threads, monkeypatch):
     nz = [np.count_nonzero(x[i:i + batch]) / x[i:i + batch].size for i in range(0, rows, batch)]
     limit = ck.sparse_max_density()
     assert any((a <= limit) != (b <= limit) for a, b in zip(nz, nz[1:]))
+
+
+def test_thread_chooser_backs_off_rechecks_of_a_much_slower_count():
+    # A recheck that finds its count more than BACKOFF_FACTOR times slower than the
+    # best waits twice as many calls for the next, up to max_recheck; one that finds it
+    # close again goes back to every `recheck` calls (and the count may win).
+    tc = _ThreadChooser(recheck=4, min_seconds=0.0, max_recheck=16)
+    key = ("train", 32)
+    for n, per in ((2, 1.0), (2, 1.0), (1, 1.0), (1, 1.0)):  # warm-ups, then times
+        assert tc.pick(key, 2) == n
+        tc.record(key, n, per, 1)
+    tc.state[key]["times"][2] = 50.0  # 2 threads measured 50x slower (a busy core)
+
+    def gaps(count, slow_per):
+        """Calls between the rechecks of 2 threads, each recheck timed at slow_per."""
+        out, since = [], 0
+        while len(out) < count:
+            since += 1
+            if tc.pick(key, 2) == 2:
+                out.append(since)
+                since = 0
+                tc.record(key, 2, slow_per, 1)
+        return out
+
+    assert gaps(5, 50.0)[1:] == [8, 16, 16, 16]  # (the first comes after the warm-ups)
+    assert gaps(1, 1.5) == [16]      # within the factor: rechecks every 4 calls again
+    assert gaps(3, 1.5) == [4, 4, 4]
+    tc.state[key]["times"][2] = 0.5  # a recheck that finds 2 threads faster: they win
+    assert tc.best(key) == 2 and tc.pick(key, 2) == 2
+
+
+def test_thread_chooser_decides_at_once_on_a_count_many_times_faster():
+    # A short call need not wait for min_seconds of its kind when its count is
+    # EARLY_FACTOR times faster than every count with a time (1 thread at 0.1 ms a step
+    # against 2 threads at 64 ms, with a core kept busy); otherwise it is pooled.
+    tc = _ThreadChooser(min_seconds=0.1)
+    key = ("train", 32)
+    tc.record(key, 2, 1.0, 1)      # warm-up
+    tc.record(key, 2, 0.128, 2)    # 2 threads: 64 ms a step
+    assert tc.state[key]["times"][2] == 64e-3
+    tc.record(key, 1, 1e-3, 1)     # warm-up
+    tc.record(key, 1, 20e-3, 1)    # 20 ms a step: not EARLY_FACTOR times faster, pooled
+    assert 1 not in tc.state[key]["times"]
+    tc.record(key, 1, 1e-3, 9)     # the pool: 21 ms over 10 steps, 2.1 ms a step
+    assert tc.state[key]["times"][1] == pytest.approx(2.1e-3)
+    tc2 = _ThreadChooser(min_seconds=0.1)
+    tc2.record(key, 2, 1.0, 1)
+    tc2.record(key, 2, 0.128, 2)
+    tc2.record(key, 1, 1e-3, 1)    # warm-up
+    tc2.record(key, 1, 1e-4, 1)    # 640x faster: decided at once
+    assert tc2.state[key]["times"][1] == pytest.approx(1e-4)
+    assert tc2.best(key) == 1
+
+
+def test_the_rest_of_a_run_goes_to_the_count_its_probe_found_faster(monkeypatch):
+    # A probe that finds its count faster hands it the rest of the run, not the count
+    # that was faster before it (with a core kept busy, that one takes 10-60 ms a step).
+    model, x, y = _probe_model()
+    faster = [2]  # the count best() answers, until 1 thread has been probed
+
+    def record(self, key, n_threads, seconds, units):
+        if n_threads == 1 and units == 10 * 8:  # a probe (fit's first run is one step)
+            faster[0] = 1
+
+    # 1 ms a step: probes of 10
+    runs = _recheck_runs(monkeypatch, lambda n: 1e-3 / 8, lambda self, key: faster[0],
+                         record)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    probe = runs.index((10, 1))
+    assert runs[probe + 1][1] == 1, runs  # the rest of that run
+    assert sum(n for n, _ in runs) == 50
 
 
 def test_thread_chooser_pools_short_calls():

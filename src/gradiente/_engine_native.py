@@ -116,15 +116,32 @@ class _ThreadChooser:
     For training, a thread count's first call is a warm-up and is not counted (fit's
     first run is one step, which creates the team and touches the workspace); short
     calls are pooled until they add up to ``min_seconds``, so a one-step run cannot
-    decide alone. ``decided(key)`` tells whether every candidate has a time."""
+    decide alone, unless they are EARLY_FACTOR times faster than every count with a
+    time. ``decided(key)`` tells whether every candidate has a time.
+
+    A recheck that finds its count more than BACKOFF_FACTOR times slower than the best
+    doubles the calls until that count's next recheck, up to ``max_recheck``; one that
+    does not puts it back to ``recheck``."""
 
     #: A recheck every 8 calls: on a shared machine the faster count changes from one
     #: second to the next (a neighbour takes a core); measured on the seed model, a fit
     #: whose 1-thread probe fell in a noisy moment kept 2 threads for a whole benchmark
     #: run at 25 (0.26-0.30 s/epoch against 0.23 on 1 thread). Training gives a recheck
     #: only the first PROBE_SECONDS of its run (NativeEngine.train_steps).
-    def __init__(self, recheck=8, min_seconds=1e-3):
+    #:
+    #: The back-off: with a core kept busy by another process, a step on 2 threads waits
+    #: at each barrier for the thread that shares the busy core, 10-60 ms a step on the
+    #: seed model against 0.1 ms on 1 thread, however few steps the recheck runs; one
+    #: recheck of 7 steps took 96 ms of a 0.2 s epoch.
+    BACKOFF_FACTOR = 2.0
+    #: A one-step probe of 1 thread (0.1 ms) against a 2-thread time of 64 ms a step
+    #: needs no pool: waiting for 1 ms of such probes left the rest of ten runs on 2
+    #: threads under load (0.3 s of the seed model's first epoch).
+    EARLY_FACTOR = 4.0
+
+    def __init__(self, recheck=8, min_seconds=1e-3, max_recheck=64):
         self.recheck = recheck
+        self.max_recheck = max_recheck
         self.min_seconds = min_seconds
         self.state = {}
 
@@ -163,7 +180,7 @@ class _ThreadChooser:
 
     def _state(self, key):
         return self.state.setdefault(key, {"calls": 0, "times": {}, "warm": set(),
-                                           "pool": {}})
+                                           "pool": {}, "every": {}, "checked": 0})
 
     def pick(self, key, n_max):
         if n_max <= 1:
@@ -175,8 +192,10 @@ class _ThreadChooser:
             if cand not in times:
                 return cand
         best = self.best(key)
-        if st["calls"] % self.recheck == 0:
-            return 1 if best != 1 else n_max
+        other = 1 if best != 1 else n_max
+        if st["calls"] - st["checked"] >= st["every"].get(other, self.recheck):
+            st["checked"] = st["calls"]
+            return other
         return best
 
     def record(self, key, n_threads, seconds, units):
@@ -189,12 +208,21 @@ class _ThreadChooser:
         pool = st["pool"].setdefault(n_threads, [0.0, 0.0])
         pool[0] += seconds
         pool[1] += units
-        if pool[0] < self.min_seconds:
-            return
         per = pool[0] / pool[1]
+        times = st["times"]
+        others = [t for c, t in times.items() if c != n_threads]
+        if pool[0] < self.min_seconds and not (
+                others and per * self.EARLY_FACTOR < min(others)):
+            return
         pool[0] = pool[1] = 0.0
-        old = st["times"].get(n_threads)
-        st["times"][n_threads] = per if old is None else 0.5 * (old + per)
+        best = self.best(key)
+        if best is not None and best != n_threads:
+            slow = per > self.BACKOFF_FACTOR * times[best]
+            every = st["every"].get(n_threads, self.recheck)
+            st["every"][n_threads] = (min(2 * every, self.max_recheck) if slow
+                                      else self.recheck)
+        old = times.get(n_threads)
+        times[n_threads] = per if old is None else 0.5 * (old + per)
 
 
 class NativeEngine:
@@ -364,6 +392,8 @@ class NativeEngine:
             lr_steps = self._core.get_lr_steps()
             if lr_steps is not None:
                 self._core.set_lr_steps(lr_steps[head:])
+            # the probe may have changed which count is faster
+            best = self._threads.best(key)
             self._run(key, start + head * batch_size, n_steps - head, batch_size, sums, best)
         return sums
 
