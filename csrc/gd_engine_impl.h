@@ -150,14 +150,19 @@ static void GD_FN(gd_gather)(const gd_engine_t *e, GD_FN(gd_ws) *w, int64_t star
     int64_t c0, c1, lo, hi, nonzero = 0;
     GD_FN(gd_input_share)(m, F, tid, nt, &c0, &c1, &lo, &hi);
     if (e->packed) {
-        /* from the packed copy, the records GD_PACK_AHEAD rows on already on their way */
+        /* from the packed copy, the records GD_PACK_AHEAD rows on already on their way
+         * and the offsets GD_PACK_OFF_AHEAD rows on before them (the first rows' asked
+         * for up front) */
         const unsigned char *pk = (const unsigned char *)e->packed;
+        for (int64_t i = lo; i < hi && i < lo + GD_PACK_OFF_AHEAD; i++)
+            GD_PREFETCH(e->packed_off + GD_FN(gd_row)(e, start + i));
+        for (int64_t i = lo; i < hi && i < lo + GD_PACK_AHEAD; i++)
+            gd_prefetch_record(e, GD_FN(gd_row)(e, start + i));
         for (int64_t i = lo; i < hi; i++) {
-            if (i + GD_PACK_AHEAD < hi) {
-                int64_t ra = GD_FN(gd_row)(e, start + i + GD_PACK_AHEAD);
-                for (int64_t b = e->packed_off[ra]; b < e->packed_off[ra + 1]; b += 64)
-                    GD_PREFETCH(pk + b);
-            }
+            if (i + GD_PACK_OFF_AHEAD < hi)
+                GD_PREFETCH(e->packed_off + GD_FN(gd_row)(e, start + i + GD_PACK_OFF_AHEAD));
+            if (i + GD_PACK_AHEAD < hi)
+                gd_prefetch_record(e, GD_FN(gd_row)(e, start + i + GD_PACK_AHEAD));
             int64_t r = GD_FN(gd_row)(e, start + i);
             nonzero += GD_FN(gd_unpack_cols)(pk + e->packed_off[r], F, c0, c1, w->xb + i * F);
         }
